@@ -1,0 +1,155 @@
+/*
+ * server/cmd_server.c — CONFIG GET/SET/RESETSTAT, TIME and SHUTDOWN.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/glob.h"
+#include "server/log.h"
+#include "storage/store.h"
+
+void
+cmd_config_get(struct client *c, int argc, const struct resp_arg *argv)
+{
+    bool hit[OPT__COUNT] = { false };
+    size_t n = 0;
+    char val[4096];
+
+    for (int i = 2; i < argc; i++) {
+        for (int id = 0; id < OPT__COUNT; id++) {
+            const char *name = config_name((enum config_id)id);
+            if (!hit[id] && glob_match(argv[i].p, argv[i].len, name, strlen(name), true)) {
+                hit[id] = true;
+                n++;
+            }
+        }
+    }
+    resp_add_map(&c->out, c->proto, n);
+    for (int id = 0; id < OPT__COUNT; id++) {
+        if (hit[id]) {
+            resp_add_bulk_cstr(&c->out, config_name((enum config_id)id));
+            config_format((enum config_id)id, val, sizeof val);
+            resp_add_bulk_cstr(&c->out, val);
+        }
+    }
+}
+
+/* CONFIG SET p v [p v ...]: all values are validated before any is applied,
+ * so a bad pair leaves every option as it was. */
+void
+cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
+{
+    int ids[OPT__COUNT];
+    int n = 0;
+    char err[512], val[4096], old[OPT__COUNT][256];
+
+    if (argc % 2 != 0) {
+        reply_errorf(c, ERR_ARITY_FMT, "config|set");
+        return;
+    }
+    for (int i = 2; i < argc; i += 2) {
+        int id = config_lookup(argv[i].p, argv[i].len);
+
+        if (id < 0 || n == OPT__COUNT) {
+            reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                         (int)argv[i].len, argv[i].p);
+            return;
+        }
+        for (int j = 0; j < n; j++) {
+            if (ids[j] == id) {
+                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                             "duplicate parameter", config_name((enum config_id)id));
+                return;
+            }
+        }
+        if (!config_mutable((enum config_id)id)) {
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                         "can't set immutable config", config_name((enum config_id)id));
+            return;
+        }
+        ids[n++] = id;
+    }
+    for (int j = 0; j < n; j++) {
+        config_format((enum config_id)ids[j], old[j], sizeof old[j]);
+    }
+    for (int j = 0; j < n; j++) {
+        const struct resp_arg *v = &argv[3 + 2 * j];
+
+        snprintf(val, sizeof val, "%.*s", (int)v->len, v->p);
+        if (v->len >= sizeof val || memchr(v->p, '\0', v->len) != NULL ||
+            config_set((enum config_id)ids[j], val, true, err, sizeof err) < 0) {
+            if (v->len >= sizeof val || memchr(v->p, '\0', v->len) != NULL) {
+                snprintf(err, sizeof err, "argument is not a valid value");
+            }
+            /* Put back what was already changed. */
+            for (int k = 0; k < j; k++) {
+                char ignored[64];
+                config_set((enum config_id)ids[k], old[k], true, ignored, sizeof ignored);
+            }
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                         config_name((enum config_id)ids[j]), err);
+            return;
+        }
+    }
+    reply_ok(c);
+}
+
+void
+cmd_config_resetstat(struct client *c, int argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    (void)argv;
+    for (int i = 0; i < server.nworkers; i++) {
+#define X(name, desc) atomic_store(&server.workers[i].stats.name, 0);
+        WORKER_STATS(X)
+#undef X
+    }
+    store_reset_stats(server.store);
+    reply_ok(c);
+}
+
+void
+cmd_time(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct timespec ts;
+
+    (void)argc;
+    (void)argv;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    resp_add_array(&c->out, 2);
+    resp_add_bulk_int(&c->out, (int64_t)ts.tv_sec);
+    resp_add_bulk_int(&c->out, (int64_t)(ts.tv_nsec / 1000));
+}
+
+void
+cmd_shutdown(struct client *c, int argc, const struct resp_arg *argv)
+{
+    bool abort_flag = false, other = false;
+
+    for (int i = 1; i < argc; i++) {
+        if (arg_is(&argv[i], "abort")) {
+            abort_flag = true;
+        } else if (arg_is(&argv[i], "nosave") || arg_is(&argv[i], "save") ||
+                   arg_is(&argv[i], "now") || arg_is(&argv[i], "force")) {
+            other = true;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (abort_flag && other) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (abort_flag) {
+        reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    log_msg(LOG_WARNING, "User requested shutdown...");
+    /* Redis sends no reply: the client sees the connection close. */
+    client_close_after_reply(c);
+    net_request_shutdown();
+}

@@ -1,0 +1,172 @@
+/*
+ * server/commands.h — the command table and the reply helpers handlers use.
+ *
+ * The dispatcher checks arity, authentication and memory before a handler
+ * runs, so handlers never re-validate those. A handler gets argv as slices
+ * of the client's input buffer (valid for the call) and appends its reply to
+ * c->out.
+ */
+#ifndef SERVER_COMMANDS_H
+#define SERVER_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "resp/reader.h"
+#include "resp/writer.h"
+#include "server/errors.h"
+#include "server/server.h"
+
+enum {
+    CMD_WRITE = 1 << 0,
+    CMD_READONLY = 1 << 1,
+    CMD_DENYOOM = 1 << 2,   /* refused while over maxmemory with nothing to evict */
+    CMD_FAST = 1 << 3,
+    CMD_NOAUTH = 1 << 4,    /* allowed before AUTH */
+    CMD_ADMIN = 1 << 5,
+    CMD_LOADING = 1 << 6,
+    CMD_STALE = 1 << 7,
+    CMD_NOSCRIPT = 1 << 8,
+    CMD_CONTAINER = 1 << 9, /* has subcommands */
+};
+
+struct doc_arg;
+typedef void cmd_fn(struct client *c, int argc, const struct resp_arg *argv);
+
+struct command {
+    const char *name;       /* lower case; "client|list" for subcommands */
+    int arity;              /* Redis's: -N means at least N */
+    int flags;
+    cmd_fn *fn;
+    int first_key, last_key, step; /* key positions for COMMAND and clusters */
+    const char *group, *since, *summary, *hint; /* COMMAND DOCS */
+    const struct command **subs; /* container commands: filled by setup */
+    int nsubs;
+    struct doc_arg *args;  /* parsed hint, for COMMAND DOCS */
+    int nargs;
+};
+
+/* Commands: name, arity, flags, handler, first/last/step keys, group, since,
+ * summary, argument hint (redis-cli syntax). */
+#define CW CMD_WRITE
+#define CR CMD_READONLY
+#define CM CMD_DENYOOM
+#define CF CMD_FAST
+#define COMMANDS(X) \
+    X("ping", -1, CF | CMD_STALE, cmd_ping, 0, 0, 0, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]") \
+    X("echo", 2, CF, cmd_echo, 0, 0, 0, "connection", "1.0.0", "Returns the given string.", "message") \
+    X("quit", -1, CF | CMD_NOAUTH | CMD_STALE, cmd_quit, 0, 0, 0, "connection", "1.0.0", "Closes the connection.", "") \
+    X("select", 2, CF | CMD_STALE, cmd_select, 0, 0, 0, "connection", "1.0.0", "Changes the selected database (0 only).", "index") \
+    X("hello", -1, CF | CMD_NOAUTH | CMD_STALE, cmd_hello, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", "[protover [AUTH username password] [SETNAME clientname]]") \
+    X("auth", -2, CF | CMD_NOAUTH | CMD_STALE, cmd_auth, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", "[username] password") \
+    X("client", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", "") \
+    X("reset", 1, CF | CMD_NOAUTH | CMD_STALE, cmd_reset, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", "") \
+    X("command", -1, CMD_STALE, cmd_command, 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", "") \
+    X("get", 2, CR | CF, cmd_get, 1, 1, 1, "string", "1.0.0", "Returns the string value of a key.", "key") \
+    X("set", -3, CW | CM, cmd_set, 1, 1, 1, "string", "1.0.0", "Sets the string value of a key, ignoring its type.", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]") \
+    X("setnx", 3, CW | CM | CF, cmd_setnx, 1, 1, 1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "key value") \
+    X("setex", 4, CW | CM, cmd_setex, 1, 1, 1, "string", "2.0.0", "Sets the string value and expiration time of a key.", "key seconds value") \
+    X("psetex", 4, CW | CM, cmd_psetex, 1, 1, 1, "string", "2.6.0", "Sets the string value and expiration time in milliseconds of a key.", "key milliseconds value") \
+    X("getset", 3, CW | CM | CF, cmd_getset, 1, 1, 1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "key value") \
+    X("getdel", 2, CW | CF, cmd_getdel, 1, 1, 1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "key") \
+    X("getex", -2, CW | CF, cmd_getex, 1, 1, 1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]") \
+    X("mget", -2, CR | CF, cmd_mget, 1, -1, 1, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "key [key ...]") \
+    X("mset", -3, CW | CM, cmd_mset, 1, -1, 2, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "key value [key value ...]") \
+    X("msetnx", -3, CW | CM, cmd_msetnx, 1, -1, 2, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "key value [key value ...]") \
+    X("incr", 2, CW | CM | CF, cmd_incr, 1, 1, 1, "string", "1.0.0", "Increments the integer value of a key by one.", "key") \
+    X("decr", 2, CW | CM | CF, cmd_decr, 1, 1, 1, "string", "1.0.0", "Decrements the integer value of a key by one.", "key") \
+    X("incrby", 3, CW | CM | CF, cmd_incrby, 1, 1, 1, "string", "1.0.0", "Increments the integer value of a key by a number.", "key increment") \
+    X("decrby", 3, CW | CM | CF, cmd_decrby, 1, 1, 1, "string", "1.0.0", "Decrements a number from the integer value of a key.", "key decrement") \
+    X("incrbyfloat", 3, CW | CM | CF, cmd_incrbyfloat, 1, 1, 1, "string", "2.6.0", "Increment the floating point value of a key by a number.", "key increment") \
+    X("append", 3, CW | CM, cmd_append, 1, 1, 1, "string", "2.0.0", "Appends a string to the value of a key.", "key value") \
+    X("strlen", 2, CR | CF, cmd_strlen, 1, 1, 1, "string", "2.2.0", "Returns the length of a string value.", "key") \
+    X("getrange", 4, CR, cmd_getrange, 1, 1, 1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "key start end") \
+    X("substr", 4, CR, cmd_getrange, 1, 1, 1, "string", "1.0.0", "Returns a substring from a string value.", "key start end") \
+    X("setrange", 4, CW | CM, cmd_setrange, 1, 1, 1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset.", "key offset value") \
+    X("del", -2, CW, cmd_del, 1, -1, 1, "generic", "1.0.0", "Deletes one or more keys.", "key [key ...]") \
+    X("unlink", -2, CW | CF, cmd_del, 1, -1, 1, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "key [key ...]") \
+    X("exists", -2, CR | CF, cmd_exists, 1, -1, 1, "generic", "1.0.0", "Determines whether one or more keys exist.", "key [key ...]") \
+    X("type", 2, CR | CF, cmd_type, 1, 1, 1, "generic", "1.0.0", "Determines the type of value stored at a key.", "key") \
+    X("expire", -3, CW | CF, cmd_expire, 1, 1, 1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "key seconds [NX|XX|GT|LT]") \
+    X("pexpire", -3, CW | CF, cmd_pexpire, 1, 1, 1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "key milliseconds [NX|XX|GT|LT]") \
+    X("expireat", -3, CW | CF, cmd_expireat, 1, 1, 1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "key unix-time-seconds [NX|XX|GT|LT]") \
+    X("pexpireat", -3, CW | CF, cmd_pexpireat, 1, 1, 1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "key unix-time-milliseconds [NX|XX|GT|LT]") \
+    X("ttl", 2, CR | CF, cmd_ttl, 1, 1, 1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "key") \
+    X("pttl", 2, CR | CF, cmd_pttl, 1, 1, 1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "key") \
+    X("expiretime", 2, CR | CF, cmd_expiretime, 1, 1, 1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "key") \
+    X("pexpiretime", 2, CR | CF, cmd_pexpiretime, 1, 1, 1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key") \
+    X("persist", 2, CW | CF, cmd_persist, 1, 1, 1, "generic", "2.2.0", "Removes the expiration time of a key.", "key") \
+    X("touch", -2, CR | CF, cmd_touch, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key [key ...]") \
+    X("keys", 2, CR, cmd_keys, 0, 0, 0, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern") \
+    X("scan", -2, CR, cmd_scan, 0, 0, 0, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]") \
+    X("randomkey", 1, CR, cmd_randomkey, 0, 0, 0, "generic", "1.0.0", "Returns a random key name from the database.", "") \
+    X("rename", 3, CW, cmd_rename, 1, 2, 1, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey") \
+    X("renamenx", 3, CW | CF, cmd_renamenx, 1, 2, 1, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey") \
+    X("dbsize", 1, CR | CF, cmd_dbsize, 0, 0, 0, "server", "1.0.0", "Returns the number of keys in the database.", "") \
+    X("flushdb", -1, CW, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
+    X("flushall", -1, CW, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
+    X("memory", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "4.0.0", "A container for memory diagnostics commands.", "") \
+    X("info", -1, CMD_STALE, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
+    X("config", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", "") \
+    X("time", 1, CF | CMD_STALE, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
+    X("slowlog", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", "") \
+    X("shutdown", -1, CMD_ADMIN | CMD_STALE, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
+
+/* Subcommands: parent, name, arity, flags, handler, keys, since, summary, hint. */
+#define SUBCOMMANDS(X) \
+    X(client, "id", 2, CF, cmd_client_id, 0, 0, 0, "5.0.0", "Returns the unique client ID of the connection.", "") \
+    X(client, "setname", 3, CF, cmd_client_setname, 0, 0, 0, "2.6.9", "Sets the connection name.", "connection-name") \
+    X(client, "getname", 2, CF, cmd_client_getname, 0, 0, 0, "2.6.9", "Returns the name of the connection.", "") \
+    X(client, "list", -2, CMD_ADMIN, cmd_client_list, 0, 0, 0, "2.4.0", "Lists open connections.", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]") \
+    X(client, "info", 2, CF, cmd_client_info, 0, 0, 0, "6.2.0", "Returns information about the connection.", "") \
+    X(client, "setinfo", 4, CF, cmd_client_setinfo, 0, 0, 0, "7.2.0", "Sets information specific to the client or connection.", "LIB-NAME libname|LIB-VER libver") \
+    X(client, "kill", -3, CMD_ADMIN, cmd_client_kill, 0, 0, 0, "2.4.0", "Terminates open connections.", "[ip:port] [ID client-id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes-or-no]") \
+    X(client, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(config, "get", -3, CMD_ADMIN, cmd_config_get, 0, 0, 0, "2.0.0", "Returns the effective values of configuration parameters.", "parameter [parameter ...]") \
+    X(config, "set", -4, CMD_ADMIN, cmd_config_set, 0, 0, 0, "2.0.0", "Sets configuration parameters in-flight.", "parameter value [parameter value ...]") \
+    X(config, "resetstat", 2, CMD_ADMIN, cmd_config_resetstat, 0, 0, 0, "2.0.0", "Resets the server's statistics.", "") \
+    X(config, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(command, "count", 2, 0, cmd_command_count, 0, 0, 0, "2.8.13", "Returns a count of commands.", "") \
+    X(command, "info", -2, 0, cmd_command_info, 0, 0, 0, "2.8.13", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "docs", -2, 0, cmd_command_docs, 0, 0, 0, "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "list", -2, 0, cmd_command_list, 0, 0, 0, "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]") \
+    X(command, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(slowlog, "get", -2, CMD_ADMIN, cmd_slowlog_get, 0, 0, 0, "2.2.12", "Returns the slow log's entries.", "[count]") \
+    X(slowlog, "len", 2, CMD_ADMIN, cmd_slowlog_len, 0, 0, 0, "2.2.12", "Returns the number of entries in the slow log.", "") \
+    X(slowlog, "reset", 2, CMD_ADMIN, cmd_slowlog_reset, 0, 0, 0, "2.2.12", "Clears all entries from the slow log.", "") \
+    X(slowlog, "help", 2, 0, cmd_help, 0, 0, 0, "6.2.0", "Show helpful text about the different subcommands.", "") \
+    X(memory, "usage", -3, CR, cmd_memory_usage, 2, 2, 1, "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count]") \
+    X(memory, "help", 2, 0, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "")
+
+#define X(nm, ar, fl, fn, ...) cmd_fn fn;
+#define XS(parent, nm, ar, fl, fn, ...) cmd_fn fn;
+COMMANDS(X)
+SUBCOMMANDS(XS)
+#undef X
+#undef XS
+cmd_fn cmd_ping, cmd_help;
+
+void commands_setup(void);
+/* Parse, check and run one request; the reply goes to c->out. */
+void commands_dispatch(struct client *c, int argc, const struct resp_arg *argv);
+const struct command *commands_lookup(const char *name, size_t len);
+/* Every top-level command, in table order; n set to the count. */
+const struct command *commands_all(size_t *n);
+
+/* ---- reply helpers: the only place that turns a status into an error. ----*/
+void reply_ok(struct client *c);
+void reply_error(struct client *c, const char *msg);
+void reply_errorf(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Map a store status onto Redis's reply; STORE_OK replies nothing. */
+void reply_store_error(struct client *c, int st);
+
+/* ---- argument helpers (Redis's getLongLongFromObject and friends) --------*/
+bool arg_ll(const struct resp_arg *a, long long *out);    /* strict string2ll */
+bool arg_ld(const struct resp_arg *a, long double *out);  /* strict string2ld */
+bool arg_is(const struct resp_arg *a, const char *lit);   /* case-insensitive */
+/* arg_ll, replying ERR_NOT_INTEGER (or msg) and returning false on failure. */
+bool arg_ll_or_reply(struct client *c, const struct resp_arg *a, long long *out,
+                     const char *msg);
+
+#endif

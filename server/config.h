@@ -1,0 +1,102 @@
+/*
+ * server/config.h — every directive, declared once. The same table serves
+ * the config file, `--directive value` on the command line, CONFIG GET/SET
+ * and INFO. Names, defaults, units and error texts follow Redis 7.0 where
+ * Redis has the directive.
+ *
+ * Values are read from any thread: numbers through relaxed atomics, strings
+ * as copies taken under a lock (they can change under CONFIG SET).
+ */
+#ifndef SERVER_CONFIG_H
+#define SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum opt_type {
+    OPT_BOOL,   /* yes/no */
+    OPT_INT,    /* integer within [min, max] */
+    OPT_BYTES,  /* memory value: 100, 1k, 1kb, 2mb, 1gb ... within [min, max] */
+    OPT_STRING, /* free text */
+    OPT_ENUM,   /* one of a space-separated list of names, kept as its index */
+    OPT_COBL,   /* client-output-buffer-limit: class hard soft seconds ... */
+};
+
+enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1 };
+
+#define LOGLEVEL_NAMES "debug verbose notice warning nothing"
+#define POLICY_NAMES "allkeys-lru volatile-lru allkeys-random volatile-random volatile-ttl noeviction"
+
+/* id, name, type, default, min, max, flags, enum names, description */
+#define SERVER_OPTIONS(X) \
+    X(BIND, "bind", OPT_STRING, "127.0.0.1", 0, 0, 0, NULL, "addresses to listen on, space separated") \
+    X(PORT, "port", OPT_INT, "6379", 0, 65535, 0, NULL, "TCP port for clients") \
+    X(TCP_BACKLOG, "tcp-backlog", OPT_INT, "511", 0, 65535, 0, NULL, "listen(2) backlog") \
+    X(DIR, "dir", OPT_STRING, ".", 0, 0, 0, NULL, "working directory") \
+    X(DAEMONIZE, "daemonize", OPT_BOOL, "no", 0, 1, 0, NULL, "fork into the background") \
+    X(PIDFILE, "pidfile", OPT_STRING, "", 0, 0, 0, NULL, "file to write the pid to, empty for none") \
+    X(LOGFILE, "logfile", OPT_STRING, "", 0, 0, 0, NULL, "log file, empty for standard output") \
+    X(LOGLEVEL, "loglevel", OPT_ENUM, "notice", 0, 0, OPT_MUTABLE, LOGLEVEL_NAMES, "log verbosity") \
+    X(REQUIREPASS, "requirepass", OPT_STRING, "", 0, 0, OPT_MUTABLE | OPT_SENSITIVE, NULL, "password for AUTH, empty for none") \
+    X(MAXCLIENTS, "maxclients", OPT_INT, "10000", 1, 1000000, OPT_MUTABLE, NULL, "most simultaneous clients") \
+    X(TIMEOUT, "timeout", OPT_INT, "0", 0, 2147483647, OPT_MUTABLE, NULL, "close clients idle this many seconds, 0 = never") \
+    X(TCP_KEEPALIVE, "tcp-keepalive", OPT_INT, "300", 0, 2147483647, OPT_MUTABLE, NULL, "TCP keepalive interval in seconds, 0 = off") \
+    X(MAXMEMORY, "maxmemory", OPT_BYTES, "0", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "dataset memory cap, 0 = none") \
+    X(MAXMEMORY_POLICY, "maxmemory-policy", OPT_ENUM, "allkeys-lru", 0, 0, OPT_MUTABLE, POLICY_NAMES, "what to evict at maxmemory") \
+    X(MAXMEMORY_SAMPLES, "maxmemory-samples", OPT_INT, "5", 1, 64, OPT_MUTABLE, NULL, "keys sampled per eviction") \
+    X(IO_THREADS, "io-threads", OPT_INT, "0", 0, 128, 0, NULL, "worker threads, 0 = one per CPU") \
+    X(STORE_SHARDS, "store-shards", OPT_INT, "256", 1, 65536, 0, NULL, "lock shards of the keyspace, a power of two") \
+    X(PROTO_MAX_BULK_LEN, "proto-max-bulk-len", OPT_BYTES, "512mb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest string argument or value") \
+    X(CLIENT_QUERY_BUFFER_LIMIT, "client-query-buffer-limit", OPT_BYTES, "1gb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest pending request of one client") \
+    X(CLIENT_OUTPUT_BUFFER_LIMIT, "client-output-buffer-limit", OPT_COBL, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, 0, OPT_MUTABLE, NULL, "class hard soft seconds: close clients whose replies pile up") \
+    X(SLOWLOG_LOG_SLOWER_THAN, "slowlog-log-slower-than", OPT_INT, "10000", -1, 9223372036854775807LL, OPT_MUTABLE, NULL, "microseconds; -1 disables, 0 logs everything") \
+    X(SLOWLOG_MAX_LEN, "slowlog-max-len", OPT_INT, "128", 0, 2147483647, OPT_MUTABLE, NULL, "entries kept in the slow log") \
+    X(HZ, "hz", OPT_INT, "10", 1, 500, OPT_MUTABLE, NULL, "background task frequency (expiry, timeouts)") \
+    X(DATABASES, "databases", OPT_INT, "1", 1, 1, 0, NULL, "ringcache has database 0 only") \
+    X(SAVE, "save", OPT_STRING, "", 0, 0, OPT_MUTABLE, NULL, "RDB snapshots are not supported: only \"\" is accepted") \
+    X(APPENDONLY, "appendonly", OPT_BOOL, "no", 0, 0, OPT_MUTABLE, NULL, "AOF is not supported: only no is accepted")
+
+enum config_id {
+#define X(id, ...) OPT_##id,
+    SERVER_OPTIONS(X)
+#undef X
+    OPT__COUNT
+};
+
+/* Called after a value changed (at load and on CONFIG SET). */
+typedef void (*config_apply_fn)(enum config_id id);
+
+void config_setup(void);    /* every option at its default */
+void config_teardown(void);
+void config_on_change(enum config_id id, config_apply_fn fn);
+
+/* Read a config file (path may be NULL) and then `--name value ...`
+ * arguments. On error returns -1 with a message naming the file, line,
+ * directive and reason in err. */
+int config_load(const char *path, int argc, char **argv, char *err, size_t errlen);
+
+/* Parse and validate one value and store it. With runtime, immutable options
+ * are refused. Returns 0, or -1 with Redis's reason in err (e.g. "argument
+ * must be a memory value"). */
+int config_set(enum config_id id, const char *value, bool runtime, char *err,
+               size_t errlen);
+
+/* -1 if unknown. Case-insensitive, as Redis. */
+int config_lookup(const char *name, size_t len);
+const char *config_name(enum config_id id);
+bool config_mutable(enum config_id id);
+
+long long config_num(enum config_id id);       /* BOOL, INT, BYTES, ENUM */
+/* Copy of a STRING or COBL value into buf (truncated to cap). */
+void config_str(enum config_id id, char *buf, size_t cap);
+/* The value as CONFIG GET shows it. */
+void config_format(enum config_id id, char *buf, size_t cap);
+
+/* client-output-buffer-limit for the "normal" class. */
+void config_cobl_normal(unsigned long long *hard, unsigned long long *soft,
+                        long long *seconds);
+
+/* Redis's memtoull: "1gb" -> 1073741824. Returns -1 if not a memory value. */
+int config_parse_bytes(const char *s, unsigned long long *out);
+
+#endif

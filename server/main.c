@@ -1,0 +1,209 @@
+/*
+ * server/main.c — ringcache-server: read the configuration, set the modules
+ * up in dependency order, serve until SHUTDOWN or a signal, tear down in
+ * reverse order.
+ *
+ * Usage is redis-server's: `ringcache-server [config-file] [--directive value ...]`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "Usage: ./ringcache-server [/path/to/ringcache.conf] [options]\n"
+            "       ./ringcache-server -v or --version\n"
+            "       ./ringcache-server -h or --help\n\n"
+            "Examples:\n"
+            "       ./ringcache-server (run the server with default conf)\n"
+            "       ./ringcache-server conf/ringcache.conf\n"
+            "       ./ringcache-server --port 7777\n"
+            "       ./ringcache-server conf/ringcache.conf --port 7000 --loglevel verbose\n");
+}
+
+static void
+apply_store(enum config_id id)
+{
+    if (server.store == NULL) {
+        return;
+    }
+    switch (id) {
+    case OPT_MAXMEMORY:
+        store_set_maxmemory(server.store, (uint64_t)config_num(OPT_MAXMEMORY));
+        break;
+    case OPT_MAXMEMORY_POLICY:
+        store_set_policy(server.store, (enum store_policy)config_num(OPT_MAXMEMORY_POLICY));
+        break;
+    case OPT_MAXMEMORY_SAMPLES:
+        store_set_samples(server.store, (unsigned)config_num(OPT_MAXMEMORY_SAMPLES));
+        break;
+    case OPT_PROTO_MAX_BULK_LEN:
+        store_set_max_value_len(server.store, (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN));
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+apply_loglevel(enum config_id id)
+{
+    log_set_level((enum log_level)config_num(id));
+}
+
+static void
+make_run_id(char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[20] = { 0 };
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        ssize_t r = read(fd, raw, sizeof raw);
+        (void)r;
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+static int
+daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid > 0) {
+        _exit(0);
+    }
+    setsid();
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO) {
+            close(fd);
+        }
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    char err[2048], path[PATH_MAX], logfile[PATH_MAX], pidfile[PATH_MAX];
+    const char *conf = NULL;
+    int first_opt = 1;
+    struct store_config sc = { 0 };
+
+    if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+        printf("ringcache-server v=%s (Redis protocol %s) malloc=jemalloc\n",
+               RINGCACHE_VERSION, REDIS_COMPAT_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage();
+        return 0;
+    }
+    if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
+        conf = argv[1];
+        first_opt = 2;
+    }
+    config_setup();
+    config_on_change(OPT_LOGLEVEL, apply_loglevel);
+    if (config_load(conf, argc - first_opt, argv + first_opt, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (conf != NULL && realpath(conf, server.config_file) == NULL) {
+        snprintf(server.config_file, sizeof server.config_file, "%s", conf);
+    }
+    if (realpath("/proc/self/exe", server.executable) == NULL) {
+        snprintf(server.executable, sizeof server.executable, "%s", argv[0]);
+    }
+
+    config_str(OPT_DIR, path, sizeof path);
+    if (chdir(path) != 0) {
+        fprintf(stderr, "Can't chdir to '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    config_str(OPT_LOGFILE, logfile, sizeof logfile);
+    if (config_num(OPT_DAEMONIZE) && daemonize() < 0) {
+        fprintf(stderr, "Can't daemonize: %s\n", strerror(errno));
+        return 1;
+    }
+    if (log_setup(logfile, (enum log_level)config_num(OPT_LOGLEVEL)) < 0) {
+        fprintf(stderr, "Can't open the log file '%s': %s\n", logfile, strerror(errno));
+        return 1;
+    }
+    server.pid = getpid();
+    server.start_ms = now_ms();
+    make_run_id(server.run_id);
+    config_str(OPT_PIDFILE, pidfile, sizeof pidfile);
+    if (pidfile[0] != '\0') {
+        FILE *f = fopen(pidfile, "w");
+        if (f == NULL) {
+            log_msg(LOG_WARNING, "Failed to write PID file '%s': %s", pidfile, strerror(errno));
+        } else {
+            fprintf(f, "%d\n", (int)server.pid);
+            fclose(f);
+        }
+    }
+
+    sc.shards = (unsigned)config_num(OPT_STORE_SHARDS);
+    sc.maxmemory = (uint64_t)config_num(OPT_MAXMEMORY);
+    sc.policy = (enum store_policy)config_num(OPT_MAXMEMORY_POLICY);
+    sc.samples = (unsigned)config_num(OPT_MAXMEMORY_SAMPLES);
+    sc.max_value_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
+    server.store = store_create(&sc);
+    if (server.store == NULL) {
+        log_msg(LOG_WARNING, "Could not create the store");
+        return 1;
+    }
+    config_on_change(OPT_MAXMEMORY, apply_store);
+    config_on_change(OPT_MAXMEMORY_POLICY, apply_store);
+    config_on_change(OPT_MAXMEMORY_SAMPLES, apply_store);
+    config_on_change(OPT_PROTO_MAX_BULK_LEN, apply_store);
+    commands_setup();
+
+    if (net_setup() < 0) {
+        net_teardown();
+        store_destroy(&server.store);
+        return 1;
+    }
+    log_msg(LOG_NOTICE, "ringcache %s started, pid=%d, port=%lld, %d worker threads",
+            RINGCACHE_VERSION, (int)server.pid, config_num(OPT_PORT), server.nworkers);
+    log_msg(LOG_NOTICE, "Ready to accept connections tcp");
+    net_run();
+
+    log_msg(LOG_WARNING, "ringcache is now ready to exit, bye bye...");
+    net_teardown();
+    store_destroy(&server.store);
+    slowlog_teardown();
+    if (pidfile[0] != '\0') {
+        unlink(pidfile);
+    }
+    config_teardown();
+    log_teardown();
+    return 0;
+}

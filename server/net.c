@@ -1,0 +1,771 @@
+/*
+ * server/net.c — listeners, worker threads and client connections.
+ *
+ * The main thread accepts and hands each socket to a worker round-robin;
+ * a worker reads, parses, dispatches and writes for its clients on its own
+ * loop. Reads and replies go through buffers the worker lends to whichever
+ * client it is serving: a client keeps a buffer only while it holds a
+ * partial request or unsent replies, so ten thousand idle clients cost no
+ * buffer memory, and the hot path allocates nothing.
+ *
+ * Memory per client is bounded: input by client-query-buffer-limit, output
+ * by backpressure (a client whose replies pile up past OUT_PAUSE stops being
+ * read until they drain) and by client-output-buffer-limit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+#define READ_CHUNK (16 * 1024)
+#define BUF_KEEP (64 * 1024)     /* larger lent buffers are freed, not kept */
+#define OUT_PAUSE (1024 * 1024)  /* stop reading a client with this much unsent */
+#define MAX_ACCEPTS 1000
+
+struct server server;
+
+int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void client_process_input(struct client *c);
+static bool client_flush(struct client *c);
+
+/* ---- client lifetime ------------------------------------------------------*/
+
+static void
+format_addr(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
+        port = ntohs(s->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof host);
+        port = ntohs(s->sin6_port);
+    }
+    snprintf(buf, cap, "%s:%d", host, port);
+}
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg);
+static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+client_create(struct worker *w, int fd)
+{
+    static const struct resp_limits defaults = RESP_LIMITS_DEFAULT;
+    struct resp_limits lim = defaults;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct client *c = calloc(1, sizeof *c);
+
+    if (c == NULL) {
+        close(fd);
+        atomic_fetch_sub(&server.nclients, 1);
+        return;
+    }
+    c->id = atomic_fetch_add(&server.next_client_id, 1);
+    c->fd = fd;
+    c->w = w;
+    c->proto = RESP2;
+    c->ctime_ms = now_ms();
+    atomic_store(&c->last_ms, c->ctime_ms);
+    c->last_cmd = "NULL";
+    lim.max_bulk_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
+    c->rd = resp_reader_create(&lim);
+    c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+    c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+    {
+        char pass[8];
+        config_str(OPT_REQUIREPASS, pass, sizeof pass);
+        c->authed = pass[0] == '\0';
+    }
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        format_addr(&ss, c->addr, sizeof c->addr);
+    }
+    sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        format_addr(&ss, c->laddr, sizeof c->laddr);
+    }
+    c->next = w->clients;
+    if (w->clients != NULL) {
+        w->clients->prev = c;
+    }
+    w->clients = c;
+    atomic_fetch_add(&w->nclients, 1);
+    pthread_mutex_lock(&server.clients_lock);
+    c->gnext = server.clients;
+    if (server.clients != NULL) {
+        server.clients->gprev = c;
+    }
+    server.clients = c;
+    pthread_mutex_unlock(&server.clients_lock);
+    STAT_INC(w, total_connections_received);
+    event_add(c->ev_read, NULL);
+}
+
+static void
+client_free(struct client *c)
+{
+    struct worker *w = c->w;
+
+    pthread_mutex_lock(&server.clients_lock);
+    if (c->gprev != NULL) {
+        c->gprev->gnext = c->gnext;
+    } else {
+        server.clients = c->gnext;
+    }
+    if (c->gnext != NULL) {
+        c->gnext->gprev = c->gprev;
+    }
+    pthread_mutex_unlock(&server.clients_lock);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->clients = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    event_free(c->ev_read);
+    event_free(c->ev_write);
+    close(c->fd);
+    resp_reader_destroy(&c->rd);
+    resp_buf_deinit(&c->in);
+    resp_buf_deinit(&c->out);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+    atomic_fetch_sub(&w->nclients, 1);
+    atomic_fetch_sub(&server.nclients, 1);
+}
+
+void
+client_request_kill(struct client *c)
+{
+    atomic_store(&c->kill, true);
+    atomic_store(&c->w->kill_pending, true);
+    event_active(c->w->wakeup, EV_READ, 0);
+}
+
+void
+client_close_after_reply(struct client *c)
+{
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+/* Give a lent buffer back to the worker once it is empty, or free it when it
+ * grew large (one huge request must not pin memory for good). */
+static void
+buf_return(struct resp_buf *b, struct resp_buf *spare)
+{
+    if (resp_buf_pending(b) != 0 || b->cap == 0) {
+        return;
+    }
+    if (spare->cap == 0 && b->cap <= BUF_KEEP) {
+        *spare = *b;
+        spare->pos = spare->len = 0;
+    } else {
+        resp_buf_deinit(spare->cap == 0 ? spare : b);
+        if (spare->cap == 0 && b->cap != 0) {
+            *spare = *b;
+            spare->pos = spare->len = 0;
+        }
+    }
+    resp_buf_init(b);
+}
+
+static void
+buf_borrow(struct resp_buf *b, struct resp_buf *spare)
+{
+    if (b->cap == 0 && spare->cap != 0) {
+        *b = *spare;
+        resp_buf_init(spare);
+    }
+}
+
+/* ---- reading and dispatch -------------------------------------------------*/
+
+static bool
+output_limits_hit(struct client *c)
+{
+    unsigned long long hard, soft;
+    long long secs;
+    size_t pending = resp_buf_pending(&c->out);
+
+    config_cobl_normal(&hard, &soft, &secs);
+    if (hard != 0 && pending > hard) {
+        goto hit;
+    }
+    if (soft != 0 && pending > soft) {
+        if (c->obuf_soft_since_ms == 0) {
+            c->obuf_soft_since_ms = c->now_ms;
+        } else if (c->now_ms - c->obuf_soft_since_ms > secs * 1000) {
+            goto hit;
+        }
+    } else {
+        c->obuf_soft_since_ms = 0;
+    }
+    return false;
+hit:
+    log_msg(LOG_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for "
+            "overcoming of output buffer limits.", (unsigned long long)c->id, c->addr);
+    STAT_INC(c->w, client_output_buffer_limit_disconnections);
+    c->flags |= CLIENT_CLOSE_ASAP;
+    return true;
+}
+
+static void
+pause_reading(struct client *c)
+{
+    if (!(c->flags & CLIENT_READ_PAUSED)) {
+        c->flags |= CLIENT_READ_PAUSED;
+        event_del(c->ev_read);
+    }
+}
+
+/* Run every complete request in c->in. Stops early when the client must
+ * close, or when its unsent replies pass OUT_PAUSE (backpressure). */
+static void
+client_process_input(struct client *c)
+{
+    struct worker *w = c->w;
+    struct resp_req req;
+    size_t used, hint;
+
+    buf_borrow(&c->out, &w->spare_out);
+    while (resp_buf_pending(&c->in) > 0 &&
+           !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+        enum resp_status st = resp_reader_next(c->rd, c->in.data + c->in.pos,
+                                               resp_buf_pending(&c->in), &req,
+                                               &used, &hint);
+        if (st == RESP_AGAIN) {
+            if (hint > resp_buf_pending(&c->in)) {
+                /* Size the buffer once for a large argument still arriving. */
+                resp_buf_reserve(&c->in, hint - resp_buf_pending(&c->in));
+            }
+            break;
+        }
+        if (st != RESP_OK) {
+            log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
+                    resp_reader_error(c->rd), (unsigned long long)c->id, c->addr);
+            resp_add_errorf(&c->out, "ERR %s", resp_reader_error(c->rd));
+            STAT_INC(w, total_error_replies);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            resp_buf_consume(&c->in, resp_buf_pending(&c->in));
+            break;
+        }
+        if (req.argc > 0) {
+            commands_dispatch(c, req.argc, req.argv);
+        }
+        resp_buf_consume(&c->in, used);
+        if (resp_buf_pending(&c->out) > READ_CHUNK) {
+            if (output_limits_hit(c) || !client_flush(c)) {
+                break;
+            }
+            if (resp_buf_pending(&c->out) > OUT_PAUSE) {
+                pause_reading(c);
+                break;
+            }
+        }
+    }
+    buf_return(&c->in, &w->spare_in);
+}
+
+static void
+client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    struct worker *w = c->w;
+    size_t limit = (size_t)config_num(OPT_CLIENT_QUERY_BUFFER_LIMIT);
+    size_t room;
+    ssize_t n;
+
+    (void)what;
+    buf_borrow(&c->in, &w->spare_in);
+    resp_buf_reserve(&c->in, READ_CHUNK);
+    room = c->in.cap - c->in.len;
+    n = read(fd, c->in.data + c->in.len, room);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            buf_return(&c->in, &w->spare_in);
+            return;
+        }
+        if (n < 0) {
+            log_msg(LOG_VERBOSE, "Reading from client: %s", strerror(errno));
+        }
+        client_free(c);
+        return;
+    }
+    c->in.len += (size_t)n;
+    STAT_ADD(w, total_net_input_bytes, (uint64_t)n);
+    atomic_store_explicit(&c->last_ms, now_ms(), memory_order_relaxed);
+    if (resp_buf_pending(&c->in) > limit) {
+        log_msg(LOG_WARNING, "Closing client that reached max query buffer length: "
+                "id=%llu addr=%s qbuf=%zu", (unsigned long long)c->id, c->addr,
+                resp_buf_pending(&c->in));
+        STAT_INC(w, client_query_buffer_limit_disconnections);
+        client_free(c);
+        return;
+    }
+    client_process_input(c);
+    if (!client_flush(c)) {
+        client_free(c);
+    }
+}
+
+/* Send what is queued and arm the write event if the socket is full. Never
+ * frees the client: returns false when it is finished (closed by a limit, a
+ * write error, QUIT or a kill) and the caller must free it. */
+static bool
+client_flush(struct client *c)
+{
+    struct worker *w = c->w;
+
+    while (resp_buf_pending(&c->out) > 0 && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        ssize_t n = write(c->fd, c->out.data + c->out.pos, resp_buf_pending(&c->out));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN) {
+                log_msg(LOG_VERBOSE, "Error writing to client: %s", strerror(errno));
+                c->flags |= CLIENT_CLOSE_ASAP;
+            }
+            break;
+        }
+        resp_buf_consume(&c->out, (size_t)n);
+        STAT_ADD(w, total_net_output_bytes, (uint64_t)n);
+    }
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        return false;
+    }
+    if (resp_buf_pending(&c->out) > 0) {
+        if (!event_pending(c->ev_write, EV_WRITE, NULL)) {
+            event_add(c->ev_write, NULL);
+        }
+        return true;
+    }
+    if (event_pending(c->ev_write, EV_WRITE, NULL)) {
+        event_del(c->ev_write);
+    }
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        return false;
+    }
+    buf_return(&c->out, &w->spare_out);
+    return true;
+}
+
+static void
+client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (!client_flush(c)) {
+        client_free(c);
+        return;
+    }
+    if ((c->flags & CLIENT_READ_PAUSED) && resp_buf_pending(&c->out) <= OUT_PAUSE / 2) {
+        c->flags &= ~CLIENT_READ_PAUSED;
+        event_add(c->ev_read, NULL);
+        /* Requests already buffered get no new read event: run them now. */
+        client_process_input(c);
+        if (!client_flush(c)) {
+            client_free(c);
+        }
+    }
+}
+
+/* ---- worker loop ----------------------------------------------------------*/
+
+static void
+worker_wakeup_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    int fds[64];
+    size_t n;
+
+    (void)fd;
+    (void)what;
+    for (;;) {
+        pthread_mutex_lock(&w->inbox_lock);
+        n = w->inbox_len < 64 ? w->inbox_len : 64;
+        memcpy(fds, w->inbox, n * sizeof *fds);
+        memmove(w->inbox, w->inbox + n, (w->inbox_len - n) * sizeof *fds);
+        w->inbox_len -= n;
+        pthread_mutex_unlock(&w->inbox_lock);
+        if (n == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            client_create(w, fds[i]);
+        }
+    }
+    for (struct client *c = atomic_exchange(&w->kill_pending, false) ? w->clients : NULL,
+                       *next; c != NULL; c = next) {
+        next = c->next;
+        if (atomic_load(&c->kill)) {
+            client_free(c);
+        }
+    }
+    if (atomic_load(&server.shutdown_asap)) {
+        event_base_loopbreak(w->base);
+    }
+}
+
+static void
+worker_cron_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    int64_t now = now_ms();
+    long long timeout = config_num(OPT_TIMEOUT);
+    struct timeval tv;
+    long long hz = config_num(OPT_HZ);
+
+    (void)fd;
+    (void)what;
+    for (struct client *c = w->clients, *next; c != NULL; c = next) {
+        next = c->next;
+        int64_t idle = now - atomic_load_explicit(&c->last_ms, memory_order_relaxed);
+        if (timeout > 0 && idle > timeout * 1000 && resp_buf_pending(&c->out) == 0) {
+            log_msg(LOG_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
+            client_free(c);
+            continue;
+        }
+    }
+    /* Each worker expires its own slice of the shards: no two workers
+     * contend for the same shard's lock in the background. */
+    store_active_expire(server.store, (unsigned)w->idx, (unsigned)server.nworkers,
+                        1000, now);
+    if (config_num(OPT_MAXMEMORY) > 0 && w->idx == 0) {
+        store_evict_some(server.store, 1000, now);
+    }
+    tv.tv_sec = 0;
+    tv.tv_usec = 1000000 / (hz > 0 ? hz : 10);
+    event_add(w->cron, &tv);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    log_set_role('W');
+    event_base_loop(w->base, 0);
+    /* Shutdown: close this worker's clients on their own thread. */
+    while (w->clients != NULL) {
+        (void)client_flush(w->clients); /* best effort: the reply to SHUTDOWN etc. */
+        client_free(w->clients);
+    }
+    return NULL;
+}
+
+/* ---- accepting ------------------------------------------------------------*/
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < MAX_ACCEPTS; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int one = 1;
+        long long ka = config_num(OPT_TCP_KEEPALIVE);
+
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                log_msg(LOG_WARNING, "Accepting client connection: %s", strerror(errno));
+            }
+            return;
+        }
+        if (atomic_fetch_add(&server.nclients, 1) >= (uint32_t)config_num(OPT_MAXCLIENTS)) {
+            static const char msg[] = "-" ERR_MAX_CLIENTS "\r\n";
+            ssize_t r = write(fd, msg, sizeof msg - 1);
+            (void)r;
+            close(fd);
+            atomic_fetch_sub(&server.nclients, 1);
+            STAT_INC(&server.workers[0], rejected_connections);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (ka > 0) {
+            int idle = (int)ka, intvl = (int)(ka / 3 > 0 ? ka / 3 : 1), cnt = 3;
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        }
+        struct worker *w = &server.workers[server.next_worker];
+        server.next_worker = (server.next_worker + 1) % server.nworkers;
+        pthread_mutex_lock(&w->inbox_lock);
+        if (w->inbox_len == w->inbox_cap) {
+            size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+            int *p = realloc(w->inbox, cap * sizeof *p);
+            if (p == NULL) {
+                pthread_mutex_unlock(&w->inbox_lock);
+                close(fd);
+                atomic_fetch_sub(&server.nclients, 1);
+                continue;
+            }
+            w->inbox = p;
+            w->inbox_cap = cap;
+        }
+        w->inbox[w->inbox_len++] = fd;
+        pthread_mutex_unlock(&w->inbox_lock);
+        event_active(w->wakeup, EV_READ, 0);
+    }
+}
+
+static int
+listen_on(const char *host, int port, int backlog)
+{
+    struct addrinfo hints = { 0 }, *res, *ai;
+    char portstr[16];
+    int rc, fd = -1;
+
+    hints.ai_family = strchr(host, ':') != NULL ? AF_INET6 : AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    if (strcmp(host, "*") == 0) {
+        host = "0.0.0.0";
+        hints.ai_family = AF_INET;
+    } else if (strcmp(host, "::*") == 0) {
+        host = "::";
+    }
+    snprintf(portstr, sizeof portstr, "%d", port);
+    rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        log_msg(LOG_WARNING, "Could not create server TCP listening socket %s:%d: %s",
+                host, port, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        int one = 1;
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6) {
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+            break;
+        }
+        log_msg(LOG_WARNING, "Could not create server TCP listening socket %s:%d: bind: %s",
+                host, port, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void
+shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    event_base_loopbreak(server.base);
+}
+
+static void
+main_cron_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    info_sample();
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    log_msg(LOG_WARNING, "Received %s scheduling shutdown...",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    net_request_shutdown();
+}
+
+void
+net_request_shutdown(void)
+{
+    atomic_store(&server.shutdown_asap, true);
+    event_active(server.shutdown_ev, EV_READ, 0);
+}
+
+static int
+worker_start(struct worker *w, int idx)
+{
+    struct timeval tv = { 0, 100000 };
+
+    w->idx = idx;
+    w->base = event_base_new();
+    if (w->base == NULL) {
+        return -1;
+    }
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    w->wakeup = event_new(w->base, -1, EV_PERSIST, worker_wakeup_cb, w);
+    w->cron = event_new(w->base, -1, 0, worker_cron_cb, w);
+    /* A persistent event with no fd and no timeout never fires by itself
+     * but keeps the loop alive; event_active() wakes it. */
+    event_add(w->wakeup, NULL);
+    event_add(w->cron, &tv);
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+int
+net_setup(void)
+{
+    char bind[1024];
+    int port = (int)config_num(OPT_PORT);
+    int backlog = (int)config_num(OPT_TCP_BACKLOG);
+    long long nthreads = config_num(OPT_IO_THREADS);
+
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&server.clients_lock, NULL);
+    atomic_store(&server.next_client_id, 1);
+    server.base = event_base_new();
+    if (server.base == NULL) {
+        log_msg(LOG_WARNING, "Could not create the event loop");
+        return -1;
+    }
+    server.shutdown_ev = event_new(server.base, -1, EV_PERSIST, shutdown_cb, NULL);
+    event_add(server.shutdown_ev, NULL);
+    server.cron_ev = event_new(server.base, -1, EV_PERSIST, main_cron_cb, NULL);
+    event_add(server.cron_ev, &(struct timeval){ 0, 100000 });
+    event_add(evsignal_new(server.base, SIGTERM, signal_cb, NULL), NULL);
+    event_add(evsignal_new(server.base, SIGINT, signal_cb, NULL), NULL);
+
+    config_str(OPT_BIND, bind, sizeof bind);
+    if (port != 0) {
+        for (char *save = NULL, *tok = strtok_r(bind, " ", &save); tok != NULL;
+             tok = strtok_r(NULL, " ", &save)) {
+            bool optional = tok[0] == '-';
+            int fd = listen_on(optional ? tok + 1 : tok, port, backlog);
+
+            if (fd < 0) {
+                if (optional) {
+                    continue;
+                }
+                log_msg(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", port);
+                return -1;
+            }
+            server.listen_fds = realloc(server.listen_fds, (size_t)(server.nlisten + 1) * sizeof(int));
+            server.listen_evs = realloc(server.listen_evs, (size_t)(server.nlisten + 1) * sizeof(void *));
+            server.listen_fds[server.nlisten] = fd;
+            server.listen_evs[server.nlisten] =
+                event_new(server.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+            event_add(server.listen_evs[server.nlisten], NULL);
+            server.nlisten++;
+        }
+    }
+    if (nthreads <= 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = ncpu > 0 ? ncpu : 1;
+    }
+    server.nworkers = (int)nthreads;
+    server.workers = calloc((size_t)nthreads, sizeof *server.workers);
+    for (int i = 0; i < server.nworkers; i++) {
+        if (worker_start(&server.workers[i], i) < 0) {
+            log_msg(LOG_WARNING, "Could not start worker thread %d", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+net_run(void)
+{
+    event_base_dispatch(server.base);
+}
+
+void
+net_teardown(void)
+{
+    for (int i = 0; i < server.nlisten; i++) {
+        event_free(server.listen_evs[i]);
+        close(server.listen_fds[i]);
+    }
+    server.nlisten = 0;
+    atomic_store(&server.shutdown_asap, true);
+    for (int i = 0; i < server.nworkers; i++) {
+        struct worker *w = &server.workers[i];
+        event_active(w->wakeup, EV_READ, 0);
+        pthread_join(w->thread, NULL);
+        for (size_t j = 0; j < w->inbox_len; j++) {
+            close(w->inbox[j]);
+        }
+        free(w->inbox);
+        event_free(w->wakeup);
+        event_free(w->cron);
+        event_base_free(w->base);
+        resp_buf_deinit(&w->spare_in);
+        resp_buf_deinit(&w->spare_out);
+        pthread_mutex_destroy(&w->inbox_lock);
+    }
+    free(server.workers);
+    event_free(server.cron_ev);
+    event_free(server.shutdown_ev);
+    free(server.listen_fds);
+    free(server.listen_evs);
+    server.workers = NULL;
+    server.nworkers = 0;
+}
+
+void
+worker_stats_sum(struct worker_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < server.nworkers; i++) {
+#define X(name, desc) \
+        atomic_store(&out->name, atomic_load(&out->name) + \
+                     atomic_load_explicit(&server.workers[i].stats.name, memory_order_relaxed));
+        WORKER_STATS(X)
+#undef X
+    }
+}

@@ -1,0 +1,150 @@
+/*
+ * server/server.h — process-wide state, worker threads and client
+ * connections.
+ *
+ * Threads: the main thread accepts connections, handles signals and hands
+ * each socket to a worker, round-robin. Each worker runs its own libevent
+ * loop and owns its clients for their whole life; commands run on the
+ * worker that read them, straight against the thread-safe store. Fields a
+ * client's owner changes and other threads read (CLIENT LIST, INFO) are
+ * either atomics or guarded by server.clients_lock.
+ */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "resp/reader.h"
+#include "resp/writer.h"
+
+struct event;
+struct event_base;
+struct store;
+
+#define RINGCACHE_VERSION PACKAGE_VERSION
+/* The Redis version whose behaviour we match, reported where clients look. */
+#define REDIS_COMPAT_VERSION "7.0.15"
+
+/* Counters a worker bumps without atomic read-modify-write (it is their only
+ * writer); INFO sums them with relaxed loads. */
+#define WORKER_STATS(X)                                                        \
+    X(total_connections_received, "connections accepted")                      \
+    X(total_commands_processed, "commands executed")                          \
+    X(total_net_input_bytes, "bytes read from clients")                       \
+    X(total_net_output_bytes, "bytes written to clients")                     \
+    X(rejected_connections, "connections refused at maxclients")              \
+    X(keyspace_hits, "reads that found their key")                            \
+    X(keyspace_misses, "reads that did not")                                  \
+    X(total_error_replies, "error replies sent")                              \
+    X(unexpected_error_replies, "internal errors")                            \
+    X(client_query_buffer_limit_disconnections, "closed at the query limit")  \
+    X(client_output_buffer_limit_disconnections, "closed at the output limit")
+
+struct worker_stats {
+#define X(name, desc) _Atomic uint64_t name;
+    WORKER_STATS(X)
+#undef X
+};
+
+#define STAT_ADD(w, field, n)                                                  \
+    atomic_store_explicit(&(w)->stats.field,                                   \
+                          atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+#define STAT_INC(w, field) STAT_ADD(w, field, 1)
+
+struct client;
+
+struct worker {
+    int idx;
+    pthread_t thread;
+    struct event_base *base;
+    struct event *wakeup;       /* new sockets, kills, shutdown */
+    struct event *cron;         /* timeouts, active expiry */
+    pthread_mutex_t inbox_lock; /* sockets handed over by the acceptor */
+    int *inbox;
+    size_t inbox_len, inbox_cap;
+    struct client *clients;     /* this worker's clients, owner-only list */
+    _Atomic uint32_t nclients;
+    _Atomic bool kill_pending;  /* some client of ours has kill set */
+    /* Buffers lent to whichever client is being served, so an idle client
+     * holds no buffer at all (see net.c). */
+    struct resp_buf spare_in, spare_out;
+    struct worker_stats stats;
+    unsigned expire_step;
+};
+
+enum {
+    CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error */
+    CLIENT_CLOSE_ASAP = 1 << 1,        /* killed or over a limit */
+    CLIENT_READ_PAUSED = 1 << 2,       /* waiting for output to drain */
+};
+
+struct client {
+    uint64_t id;
+    int fd;
+    struct worker *w;
+    struct event *ev_read, *ev_write;
+    struct resp_reader *rd;
+    struct resp_buf in, out;
+    enum resp_proto proto;
+    int flags;
+    bool authed;
+    _Atomic bool kill;            /* set by CLIENT KILL from any thread */
+    int64_t ctime_ms;
+    _Atomic int64_t last_ms;      /* last interaction, for timeout and idle */
+    int64_t obuf_soft_since_ms;   /* when the soft output limit was first hit */
+    const char *last_cmd;         /* static name of the last command */
+    char addr[64], laddr[64];
+    char *name, *lib_name, *lib_ver; /* guarded by server.clients_lock */
+    struct client *prev, *next;   /* worker list */
+    struct client *gprev, *gnext; /* global list, under clients_lock */
+    /* Scratch for the command being executed. */
+    int64_t now_ms;
+};
+
+struct server {
+    struct store *store;
+    struct event_base *base;      /* main thread: accept, signals */
+    struct worker *workers;
+    int nworkers;
+    int next_worker;
+    int *listen_fds;
+    struct event **listen_evs;
+    int nlisten;
+    pid_t pid;
+    int64_t start_ms;
+    char executable[1024], config_file[1024];
+    char run_id[41];
+    _Atomic uint64_t next_client_id;
+    _Atomic uint32_t nclients;
+    _Atomic bool shutdown_asap;
+    struct event *shutdown_ev;
+    struct event *cron_ev;        /* main thread: ops/sec and memory peak */
+    pthread_mutex_t clients_lock;
+    struct client *clients;       /* global list for CLIENT LIST / KILL */
+    _Atomic uint64_t stat_expired_reset, stat_evicted_reset;
+};
+
+extern struct server server;
+
+/* ---- net.c ----------------------------------------------------------------*/
+int net_setup(void);        /* listeners and workers, started */
+void net_run(void);         /* main loop until shutdown */
+void net_teardown(void);    /* stop workers, close everything */
+void net_request_shutdown(void);
+int64_t now_ms(void);       /* CLOCK_REALTIME in ms */
+int64_t mono_us(void);      /* CLOCK_MONOTONIC in us */
+void client_request_kill(struct client *c); /* any thread, clients_lock held */
+/* Close the client after flushing the replies already queued. */
+void client_close_after_reply(struct client *c);
+void worker_stats_sum(struct worker_stats *out);
+
+/* ---- info.c, slowlog.c ------------------------------------------------------*/
+void info_sample(void);     /* main thread, ten times a second */
+void slowlog_teardown(void);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * storage/store.h — the in-memory keyspace: items in a sharded hash table,
+ * memory accounting, eviction under maxmemory, lazy and active expiry.
+ *
+ * Knows nothing of sockets, the protocol or the cluster. Every operation that
+ * reads and changes a key is atomic under that key's shard lock, so commands
+ * such as INCR, APPEND or SET ... GET need no lock of their own. Multi-key
+ * operations lock the shards they touch in ascending order.
+ *
+ * Thread safety: every function may be called from any thread at once,
+ * except create/destroy.
+ *
+ * Time: every call that can see expiry takes `now_ms` (Unix time in
+ * milliseconds) from the caller, so one command sees one instant and tests
+ * can drive the clock.
+ */
+#ifndef STORAGE_STORE_H
+#define STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/item.h"
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_ENOENT = -1,     /* no such key (or an XX condition failed) */
+    STORE_EEXIST = -2,     /* the key exists (an NX condition failed) */
+    STORE_ENOTNUM = -3,    /* value is not an integer or out of range */
+    STORE_EOVERFLOW = -4,  /* increment or decrement would overflow */
+    STORE_ENOTFLOAT = -5,  /* value is not a valid float */
+    STORE_ENANINF = -6,    /* increment would produce NaN or Infinity */
+    STORE_ENOMEM = -7,     /* over maxmemory and nothing could be evicted */
+    STORE_ETOOBIG = -8,    /* the string would exceed max_value_len */
+    STORE_ENOTSET = -9,    /* a condition (GT/LT/NX/XX) held the change back */
+};
+
+const char *store_strerror(enum store_status st);
+
+enum store_policy {
+    STORE_ALLKEYS_LRU = 0,
+    STORE_VOLATILE_LRU,
+    STORE_ALLKEYS_RANDOM,
+    STORE_VOLATILE_RANDOM,
+    STORE_VOLATILE_TTL,
+    STORE_NOEVICTION,
+};
+
+/* Redis's names ("allkeys-lru", ...). Returns -1 for an unknown name. */
+int store_policy_parse(const char *name);
+const char *store_policy_name(enum store_policy p);
+
+struct store_config {
+    unsigned shards;          /* power of two; 0 means 256 */
+    uint64_t maxmemory;       /* bytes of dataset; 0 = no limit */
+    enum store_policy policy;
+    unsigned samples;         /* maxmemory-samples; 0 means 5 */
+    uint64_t max_value_len;   /* proto-max-bulk-len; 0 means 512 MiB */
+};
+
+struct store; /* opaque */
+
+struct store *store_create(const struct store_config *cfg);
+void store_destroy(struct store **st); /* sets *st = NULL */
+
+void store_set_maxmemory(struct store *st, uint64_t bytes);
+void store_set_policy(struct store *st, enum store_policy p);
+void store_set_samples(struct store *st, unsigned samples);
+void store_set_max_value_len(struct store *st, uint64_t bytes);
+
+/* ---- reads ---------------------------------------------------------------
+ * A lookup returns NULL or an item pinned for the caller, who must release
+ * it with item_release(); its bytes stay valid even if the key is
+ * overwritten, deleted or evicted meanwhile. An expired key is deleted on
+ * access (lazy expiry) and reads as absent. A successful lookup refreshes the
+ * key's LRU clock. */
+struct item *store_get(struct store *st, const char *key, size_t klen,
+                       int64_t now_ms);
+/* As store_get, but leaves the LRU clock alone (TYPE, TTL, OBJECT...). */
+struct item *store_peek(struct store *st, const char *key, size_t klen,
+                        int64_t now_ms);
+bool store_exists(struct store *st, const char *key, size_t klen,
+                  int64_t now_ms);
+/* Exists, and refreshes the LRU clock (TOUCH). */
+bool store_touch(struct store *st, const char *key, size_t klen,
+                 int64_t now_ms);
+
+/* ---- writes -------------------------------------------------------------- */
+
+enum {
+    STORE_SET_NX = 1 << 0,      /* only if absent */
+    STORE_SET_XX = 1 << 1,      /* only if present */
+    STORE_SET_KEEPTTL = 1 << 2, /* keep the old expiry */
+    STORE_SET_GET = 1 << 3,     /* return the old item in *old */
+};
+
+/* SET with Redis's options. expire_ms: absolute Unix ms, or 0 for none
+ * (with KEEPTTL the old expiry wins). An expire_ms <= now_ms deletes the key
+ * and counts as success. With STORE_SET_GET, *old receives the pinned old
+ * item (NULL if there was none) whether or not the set happened.
+ * Returns STORE_OK; STORE_EEXIST (NX failed) or STORE_ENOENT (XX failed),
+ * nothing written; STORE_ENOMEM. */
+enum store_status store_set(struct store *st, const char *key, size_t klen,
+                            const void *val, size_t vlen, int flags,
+                            int64_t expire_ms, int64_t now_ms,
+                            struct item **old);
+
+/* Set several keys at once, atomically with respect to other store calls
+ * (every shard involved is locked). With nx, nothing is written if any key
+ * exists (STORE_EEXIST). Later duplicates of a key win, as in MSET. */
+enum store_status store_mset(struct store *st, size_t n,
+                             const char *const *keys, const size_t *klens,
+                             const void *const *vals, const size_t *vlens,
+                             bool nx, int64_t now_ms);
+
+/* Returns true if the key existed (and is now gone). */
+bool store_del(struct store *st, const char *key, size_t klen, int64_t now_ms);
+
+/* Remove the key and return it pinned (GETDEL); NULL if absent. */
+struct item *store_getdel(struct store *st, const char *key, size_t klen,
+                          int64_t now_ms);
+
+/* GETEX: return the pinned item and, when flags say so, change its expiry:
+ * STORE_EXPIRE_PERSIST removes it, otherwise expire_ms > 0 sets it
+ * (expire_ms <= now_ms deletes the key after reading it). */
+#define STORE_EXPIRE_PERSIST (-1)
+struct item *store_getex(struct store *st, const char *key, size_t klen,
+                         int64_t expire_ms, int64_t now_ms);
+
+/* INCRBY/DECRBY on a decimal string value (absent counts as 0). The stored
+ * value stays a string, "%lld"-formatted. */
+enum store_status store_incr(struct store *st, const char *key, size_t klen,
+                             int64_t delta, int64_t *result, int64_t now_ms);
+
+/* INCRBYFLOAT: result written to out (at least STORE_FLOAT_STR_MAX bytes,
+ * NUL-terminated; *outlen excludes the NUL) formatted as Redis does
+ * ("%.17Lf", trailing zeros and a trailing '.' trimmed, "-0" as "0"). */
+#define STORE_FLOAT_STR_MAX 5120 /* Redis's MAX_LONG_DOUBLE_CHARS */
+enum store_status store_incr_float(struct store *st, const char *key,
+                                   size_t klen, long double delta, char *out,
+                                   size_t *outlen, int64_t now_ms);
+
+/* APPEND; *newlen is the length after. */
+enum store_status store_append(struct store *st, const char *key, size_t klen,
+                               const void *val, size_t vlen, size_t *newlen,
+                               int64_t now_ms);
+
+/* SETRANGE: zero-pads up to offset. With vlen == 0 nothing is created or
+ * grown; *newlen is the current length (0 when absent). STORE_ETOOBIG when
+ * offset + vlen exceeds max_value_len. */
+enum store_status store_setrange(struct store *st, const char *key,
+                                 size_t klen, uint64_t offset, const void *val,
+                                 size_t vlen, size_t *newlen, int64_t now_ms);
+
+/* ---- expiry ---------------------------------------------------------------*/
+
+enum {
+    STORE_EXP_NX = 1 << 0, /* only when the key has no expiry */
+    STORE_EXP_XX = 1 << 1, /* only when it has one */
+    STORE_EXP_GT = 1 << 2, /* only when later than the current one (none = infinite) */
+    STORE_EXP_LT = 1 << 3, /* only when earlier (none = infinite) */
+};
+
+/* EXPIRE family with an absolute time. when_ms <= now_ms deletes the key.
+ * Returns STORE_OK (set or deleted), STORE_ENOENT (no key), STORE_ENOTSET
+ * (a condition held it back). */
+enum store_status store_expire(struct store *st, const char *key, size_t klen,
+                               int64_t when_ms, int flags, int64_t now_ms);
+
+/* PERSIST: STORE_OK if an expiry was removed, STORE_ENOENT if no key,
+ * STORE_ENOTSET if it had none. */
+enum store_status store_persist(struct store *st, const char *key, size_t klen,
+                                int64_t now_ms);
+
+/* Absolute expiry in ms; -1 if the key has none, -2 if it does not exist. */
+int64_t store_expire_time(struct store *st, const char *key, size_t klen,
+                          int64_t now_ms);
+
+/* ---- keyspace ------------------------------------------------------------ */
+
+/* RENAME/RENAMENX: moves value and expiry. src == dst is allowed (a no-op
+ * that still needs src to exist; with nx it returns STORE_EEXIST).
+ * STORE_ENOENT if src is absent, STORE_EEXIST if nx and dst exists. */
+enum store_status store_rename(struct store *st, const char *src, size_t slen,
+                               const char *dst, size_t dlen, bool nx,
+                               int64_t now_ms);
+
+uint64_t store_dbsize(struct store *st);
+/* Number of keys with an expiry. */
+uint64_t store_volatile_count(struct store *st);
+void store_flush(struct store *st);
+
+/* Called with each key under its shard lock: copy what you need, do not call
+ * back into the store. Expired keys are skipped (and not reported). */
+typedef void (*store_key_fn)(void *ctx, const struct item *it);
+
+/* SCAN: visit about `count` buckets' worth of keys starting at cursor and
+ * return the next cursor (0 when done). Every key present for the whole
+ * iteration is visited at least once, even if the table grows or shrinks
+ * between calls; a key may be visited twice. */
+uint64_t store_scan(struct store *st, uint64_t cursor, size_t count,
+                    store_key_fn fn, void *ctx, int64_t now_ms);
+
+/* Visit one random live key; false if the store is empty. */
+bool store_random_key(struct store *st, store_key_fn fn, void *ctx,
+                      int64_t now_ms);
+
+/* Bytes the key costs (item allocation plus its share of the index), or -1. */
+int64_t store_memory_usage(struct store *st, const char *key, size_t klen,
+                           int64_t now_ms);
+
+/* ---- background work ----------------------------------------------------- */
+
+/* One active-expiry pass over shards first, first+step, first+2*step, ...:
+ * each samples keys with an expiry, deletes the expired ones and repeats
+ * while more than a quarter of a sample had expired, stopping after
+ * budget_us microseconds. Returns the number of keys deleted. */
+uint64_t store_active_expire(struct store *st, unsigned first, unsigned step,
+                             uint64_t budget_us, int64_t now_ms);
+
+/* Evict until the dataset fits maxmemory (after a lowered limit). Bounded
+ * by max_keys per call, so a caller can spread the work over ticks. Returns
+ * the number evicted. */
+uint64_t store_evict_some(struct store *st, uint64_t max_keys, int64_t now_ms);
+
+struct store_stats {
+    uint64_t keys;          /* live keys (may include not-yet-reaped expired) */
+    uint64_t volatile_keys; /* keys with an expiry */
+    uint64_t used_bytes;    /* items plus index: what maxmemory bounds */
+    uint64_t item_bytes;    /* allocations of items alone */
+    uint64_t index_bytes;   /* bucket arrays and shard structures */
+    uint64_t payload_bytes; /* sum of key and value lengths */
+    uint64_t evicted_keys;
+    uint64_t expired_keys;  /* lazily or actively */
+    uint64_t maxmemory;
+};
+void store_stats(struct store *st, struct store_stats *out);
+void store_reset_stats(struct store *st); /* evicted and expired counters */
+
+#endif
