@@ -256,6 +256,33 @@ find_line_end(struct resp_reader *rd, const char *buf, size_t len, char c)
     return hit != NULL ? end : NOT_FOUND;
 }
 
+/* The common case of a header, "<type><digits>\r" with a positive count and
+ * no leading zero, parsed without searching the line twice. Returns the
+ * offset of the '\r', or NOT_FOUND to let find_line_end and parse_ll decide
+ * exactly as Redis would (negative numbers, NULs, garbage, split lines). At
+ * most 18 digits, so the value cannot overflow. */
+static size_t
+fast_header(const char *buf, size_t pos, size_t len, long long *out)
+{
+    size_t i = pos + 1, end = pos + 1 + 18;
+    unsigned long long v = 0;
+
+    if (end > len) {
+        end = len;
+    }
+    if (i >= end || buf[i] < '1' || buf[i] > '9') {
+        return NOT_FOUND;
+    }
+    for (; i < end && (unsigned)(buf[i] - '0') <= 9; i++) {
+        v = v * 10 + (unsigned)(buf[i] - '0');
+    }
+    if (i >= len || buf[i] != '\r') {
+        return NOT_FOUND;
+    }
+    *out = (long long)v;
+    return i;
+}
+
 static enum resp_status
 parse_inline(struct resp_reader *rd, const char *buf, size_t len,
              struct resp_req *req, size_t *used)
@@ -299,11 +326,15 @@ static enum resp_status
 parse_count(struct resp_reader *rd, const char *buf, size_t len,
             struct resp_req *req, size_t *used)
 {
-    size_t cr = find_line_end(rd, buf, len, '\r');
     long long n;
     long long max = rd->lim.max_multibulk < INT_MAX ? rd->lim.max_multibulk
                                                     : INT_MAX;
+    size_t cr = rd->scan == 0 ? fast_header(buf, 0, len, &n) : NOT_FOUND;
 
+    if (cr != NOT_FOUND && cr + 2 <= len && n <= max) {
+        goto counted;
+    }
+    cr = find_line_end(rd, buf, len, '\r');
     if (cr == NOT_FOUND) {
         if (len > rd->lim.max_inline) {
             return fail(rd, RESP_ETOOBIG,
@@ -319,6 +350,7 @@ parse_count(struct resp_reader *rd, const char *buf, size_t len,
         return fail(rd, RESP_EPROTO,
                     "Protocol error: invalid multibulk length");
     }
+counted:
     rd->pos = cr + 2;
     if (n <= 0) {
         req->argc = 0;
@@ -341,9 +373,17 @@ parse_bulks(struct resp_reader *rd, const char *buf, size_t len,
 {
     while (rd->remaining > 0) {
         if (rd->bulklen < 0) {
-            size_t cr = find_line_end(rd, buf, len, '\r');
             long long n;
+            size_t cr = buf[rd->pos] == '$' && rd->scan == rd->pos
+                            ? fast_header(buf, rd->pos, len, &n) : NOT_FOUND;
 
+            if (cr != NOT_FOUND && cr + 2 <= len &&
+                (unsigned long long)n <= rd->lim.max_bulk_len) {
+                rd->pos = cr + 2;
+                rd->bulklen = n;
+                goto have_len;
+            }
+            cr = find_line_end(rd, buf, len, '\r');
             if (cr == NOT_FOUND) {
                 if (len - rd->pos > rd->lim.max_inline) {
                     return fail(rd, RESP_ETOOBIG,
@@ -370,6 +410,7 @@ parse_bulks(struct resp_reader *rd, const char *buf, size_t len,
             rd->pos = cr + 2;
             rd->bulklen = n;
         }
+have_len:
         /* The data and the two bytes after it, which Redis skips without
          * checking that they are CRLF. */
         if (len - rd->pos < (unsigned long long)rd->bulklen + 2) {
