@@ -119,6 +119,12 @@ resp_reader_destroy(struct resp_reader **rd)
 }
 
 void
+resp_reader_set_limits(struct resp_reader *rd, const struct resp_limits *lim)
+{
+    rd->lim = *lim;
+}
+
+void
 resp_reader_reset(struct resp_reader *rd)
 {
     rd->state = RD_IDLE;
@@ -351,6 +357,10 @@ parse_count(struct resp_reader *rd, const char *buf, size_t len,
                     "Protocol error: invalid multibulk length");
     }
 counted:
+    if (rd->lim.unauthenticated && n > RESP_UNAUTH_MAX_MULTIBULK) {
+        return fail(rd, RESP_EPROTO,
+                    "Protocol error: unauthenticated multibulk length");
+    }
     rd->pos = cr + 2;
     if (n <= 0) {
         req->argc = 0;
@@ -411,6 +421,10 @@ parse_bulks(struct resp_reader *rd, const char *buf, size_t len,
             rd->bulklen = n;
         }
 have_len:
+        if (rd->lim.unauthenticated && rd->bulklen > RESP_UNAUTH_MAX_BULK_LEN) {
+            return fail(rd, RESP_EPROTO,
+                        "Protocol error: unauthenticated bulk length");
+        }
         /* The data and the two bytes after it, which Redis skips without
          * checking that they are CRLF. */
         if (len - rd->pos < (unsigned long long)rd->bulklen + 2) {

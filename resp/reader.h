@@ -27,8 +27,14 @@ struct resp_limits {
     uint64_t max_bulk_len;     /* proto-max-bulk-len: 512 MiB */
     uint32_t max_multibulk;    /* elements in one request: 1024 * 1024 */
     uint32_t max_inline;       /* inline request or count line: 64 KiB */
+    /* A client that has not authenticated may announce at most 10 elements
+     * and 16 KiB per element, as in Redis 7.0: a stranger cannot make the
+     * server buffer a gigabyte before AUTH. */
+    int unauthenticated;
 };
-#define RESP_LIMITS_DEFAULT { 512ULL * 1024 * 1024, 1024 * 1024, 64 * 1024 }
+#define RESP_LIMITS_DEFAULT { 512ULL * 1024 * 1024, 1024 * 1024, 64 * 1024, 0 }
+#define RESP_UNAUTH_MAX_MULTIBULK 10
+#define RESP_UNAUTH_MAX_BULK_LEN 16384
 
 struct resp_arg {
     const char *p;
@@ -48,6 +54,9 @@ struct resp_reader; /* opaque */
 
 struct resp_reader *resp_reader_create(const struct resp_limits *lim);
 void resp_reader_destroy(struct resp_reader **rd); /* sets *rd = NULL */
+
+/* Replace the limits; they apply from the next header the reader parses. */
+void resp_reader_set_limits(struct resp_reader *rd, const struct resp_limits *lim);
 
 /* Drop any partial progress (the caller discarded its buffer). */
 void resp_reader_reset(struct resp_reader *rd);

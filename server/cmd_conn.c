@@ -274,6 +274,13 @@ cmd_client_setinfo(struct client *c, int argc, const struct resp_arg *argv)
     reply_ok(c);
 }
 
+static bool
+is_client_type(const struct resp_arg *a)
+{
+    return arg_is(a, "normal") || arg_is(a, "master") || arg_is(a, "replica") ||
+           arg_is(a, "slave") || arg_is(a, "pubsub");
+}
+
 /* One CLIENT LIST line, in Redis 7's field order. Caller holds clients_lock. */
 static void
 client_info_line(const struct client *t, int64_t now, char *buf, size_t cap)
@@ -317,9 +324,7 @@ cmd_client_list(struct client *c, int argc, const struct resp_arg *argv)
     bool type_normal = true;
 
     if (argc == 4 && arg_is(&argv[2], "type")) {
-        if (!arg_is(&argv[3], "normal") && !arg_is(&argv[3], "master") &&
-            !arg_is(&argv[3], "replica") && !arg_is(&argv[3], "slave") &&
-            !arg_is(&argv[3], "pubsub")) {
+        if (!is_client_type(&argv[3])) {
             reply_errorf(c, "ERR Unknown client type '%.*s'", (int)argv[3].len, argv[3].p);
             return;
         }
@@ -327,7 +332,7 @@ cmd_client_list(struct client *c, int argc, const struct resp_arg *argv)
     } else if (argc >= 4 && arg_is(&argv[2], "id")) {
         ids = calloc((size_t)argc, sizeof *ids);
         for (int i = 3; i < argc; i++) {
-            if (!arg_ll(&argv[i], &ids[nids]) || ids[nids] <= 0) {
+            if (!arg_ll(&argv[i], &ids[nids])) {
                 reply_error(c, "ERR Invalid client ID");
                 free(ids);
                 return;
@@ -392,9 +397,19 @@ cmd_client_kill(struct client *c, int argc, const struct resp_arg *argv)
                     return;
                 }
             } else if (arg_is(&argv[i], "type")) {
+                if (!is_client_type(v)) {
+                    reply_errorf(c, "ERR Unknown client type '%.*s'", (int)v->len, v->p);
+                    return;
+                }
                 if (!arg_is(v, "normal")) {
                     /* No replicas or pubsub clients exist here: nothing matches. */
                     id = -1;
+                }
+            } else if (arg_is(&argv[i], "user")) {
+                /* "default" is the only user: it matches every client. */
+                if (!arg_is(v, "default")) {
+                    reply_errorf(c, "ERR No such user '%.*s'", (int)v->len, v->p);
+                    return;
                 }
             } else {
                 reply_error(c, ERR_SYNTAX);

@@ -3,6 +3,7 @@
  * family, TTL family, PERSIST, TOUCH, KEYS, SCAN, RANDOMKEY, RENAME, DBSIZE,
  * FLUSHALL and MEMORY USAGE, following Redis 7.0's db.c and expire.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -266,8 +267,9 @@ cmd_scan(struct client *c, int argc, const struct resp_arg *argv)
     char num[24];
     size_t n;
 
-    if (argv[1].len == 0 || argv[1].len >= sizeof buf || argv[1].p[0] == '-' ||
-        argv[1].p[0] == ' ' || argv[1].p[0] == '+') {
+    /* Redis parses the cursor with strtoul(): a sign or an empty string is
+     * accepted, leading space, trailing garbage and overflow are not. */
+    if (argv[1].len >= sizeof buf) {
         reply_error(c, ERR_CURSOR);
         return;
     }
@@ -275,7 +277,7 @@ cmd_scan(struct client *c, int argc, const struct resp_arg *argv)
     buf[argv[1].len] = '\0';
     errno = 0;
     cursor = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE) {
+    if (isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE) {
         reply_error(c, ERR_CURSOR);
         return;
     }
@@ -305,10 +307,7 @@ cmd_scan(struct client *c, int argc, const struct resp_arg *argv)
     kl.type_ok = type == NULL || arg_is(type, "string");
     cursor = store_scan(server.store, cursor, (size_t)count, collect_key, &kl, c->now_ms);
     resp_add_array(&c->out, 2);
-    n = resp_i64_to_str(num, (int64_t)cursor);
-    if ((int64_t)cursor < 0) {
-        n = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor);
-    }
+    n = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor);
     resp_add_bulk(&c->out, num, n);
     key_list_reply(c, &kl);
 }
@@ -390,13 +389,22 @@ cmd_memory_usage(struct client *c, int argc, const struct resp_arg *argv)
     int64_t bytes;
     long long samples;
 
-    if (argc == 5 && arg_is(&argv[3], "samples")) {
-        if (!arg_ll_or_reply(c, &argv[4], &samples, NULL)) {
+    /* Options come before the key lookup, as in Redis. SAMPLES is accepted
+     * and needs no work here: sizes are exact, not sampled. */
+    for (int j = 3; j < argc; j++) {
+        if (arg_is(&argv[j], "samples") && j + 1 < argc) {
+            if (!arg_ll_or_reply(c, &argv[j + 1], &samples, NULL)) {
+                return;
+            }
+            if (samples < 0) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+            j++;
+        } else {
+            reply_error(c, ERR_SYNTAX);
             return;
         }
-    } else if (argc != 3) {
-        reply_error(c, ERR_SYNTAX);
-        return;
     }
     bytes = store_memory_usage(server.store, KEY(2), c->now_ms);
     if (bytes < 0) {

@@ -47,7 +47,7 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
     char err[512], val[4096], old[OPT__COUNT][256];
 
     if (argc % 2 != 0) {
-        reply_errorf(c, ERR_ARITY_FMT, "config|set");
+        reply_error(c, ERR_SYNTAX);
         return;
     }
     for (int i = 2; i < argc; i += 2) {

@@ -426,7 +426,7 @@ arg_ld(const struct resp_arg *a, long double *out)
     buf[a->len] = '\0';
     errno = 0;
     v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || end[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || end[0] != '\0' || (size_t)(end - buf) != a->len ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
         errno == EINVAL || isnan(v)) {
         return false;
@@ -657,7 +657,7 @@ cmd_command_info(struct client *c, int argc, const struct resp_arg *argv)
     for (int i = 2; i < argc; i++) {
         const struct command *cmd = commands_lookup(argv[i].p, argv[i].len);
         if (cmd == NULL) {
-            resp_add_null_array(&c->out, c->proto);
+            resp_add_null(&c->out, c->proto);
         } else {
             write_command_info(c, cmd);
         }

@@ -20,7 +20,7 @@
 #define ERR_NOAUTH          "NOAUTH Authentication required."
 #define ERR_WRONGPASS       "WRONGPASS invalid username-password pair or user is disabled."
 #define ERR_AUTH_NOPASS     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
-#define ERR_HELLO_NOAUTH    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+#define ERR_HELLO_NOAUTH    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
 #define ERR_NOPROTO         "NOPROTO unsupported protocol version"
 #define ERR_MAX_CLIENTS     "ERR max number of clients reached"
 #define ERR_TIMEOUT_INT     "ERR timeout is not an integer or out of range"

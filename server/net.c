@@ -84,13 +84,25 @@ format_addr(const struct sockaddr_storage *ss, char *buf, size_t cap)
 }
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The reader's limits follow proto-max-bulk-len and whether the client has
+ * authenticated (strangers may only send small requests, as in Redis). */
+static void
+client_sync_limits(struct client *c)
+{
+    struct resp_limits lim = RESP_LIMITS_DEFAULT;
+
+    lim.max_bulk_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
+    lim.unauthenticated = !c->authed;
+    resp_reader_set_limits(c->rd, &lim);
+    c->limits_authed = c->authed;
+}
+
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 client_create(struct worker *w, int fd)
 {
-    static const struct resp_limits defaults = RESP_LIMITS_DEFAULT;
-    struct resp_limits lim = defaults;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     struct client *c = calloc(1, sizeof *c);
@@ -107,8 +119,7 @@ client_create(struct worker *w, int fd)
     c->ctime_ms = now_ms();
     atomic_store(&c->last_ms, c->ctime_ms);
     c->last_cmd = "NULL";
-    lim.max_bulk_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
-    c->rd = resp_reader_create(&lim);
+    c->rd = resp_reader_create(NULL);
     c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
     {
@@ -116,6 +127,7 @@ client_create(struct worker *w, int fd)
         config_str(OPT_REQUIREPASS, pass, sizeof pass);
         c->authed = pass[0] == '\0';
     }
+    client_sync_limits(c);
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         format_addr(&ss, c->addr, sizeof c->addr);
     }
@@ -271,8 +283,12 @@ client_process_input(struct client *c)
     size_t used, hint;
 
     buf_borrow(&c->out, &w->spare_out);
+    client_sync_limits(c);
     while (resp_buf_pending(&c->in) > 0 &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+        if (c->limits_authed != c->authed) {
+            client_sync_limits(c);
+        }
         enum resp_status st = resp_reader_next(c->rd, c->in.data + c->in.pos,
                                                resp_buf_pending(&c->in), &req,
                                                &used, &hint);

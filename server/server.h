@@ -93,6 +93,7 @@ struct client {
     enum resp_proto proto;
     int flags;
     bool authed;
+    bool limits_authed;           /* the reader's limits were set for authed */
     _Atomic bool kill;            /* set by CLIENT KILL from any thread */
     int64_t ctime_ms;
     _Atomic int64_t last_ms;      /* last interaction, for timeout and idle */

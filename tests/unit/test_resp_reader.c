@@ -786,3 +786,32 @@ Test(resp_reader, splits_an_inline_request_with_more_arguments_than_its_first_ar
     cr_assert(eq(mem, MEM(req.argv[39].p, req.argv[39].len), MEM("n", 1)));
     resp_reader_destroy(&rd);
 }
+
+Test(resp_reader, holds_unauthenticated_clients_to_small_requests)
+{
+    struct resp_limits lim = RESP_LIMITS_DEFAULT;
+    struct resp_reader *rd;
+    struct resp_req req;
+    size_t used, hint;
+    static const char ok10[] = "*10\r\n";
+    static const char big[] = "*2\r\n$3\r\nGET\r\n$16385\r\n";
+    static const char fits[] = "*2\r\n$3\r\nGET\r\n$16384\r\n";
+
+    lim.unauthenticated = 1;
+    rd = resp_reader_create(&lim);
+    assert_again(rd, ok10, sizeof ok10 - 1);
+    resp_reader_reset(rd);
+    assert_fails(rd, "*11\r\n", 5, RESP_EPROTO,
+                 "Protocol error: unauthenticated multibulk length");
+    resp_reader_reset(rd);
+    assert_fails(rd, big, sizeof big - 1, RESP_EPROTO,
+                 "Protocol error: unauthenticated bulk length");
+    resp_reader_reset(rd);
+    assert_again(rd, fits, sizeof fits - 1);
+    /* Once authenticated, the normal limits apply again. */
+    resp_reader_reset(rd);
+    lim.unauthenticated = 0;
+    resp_reader_set_limits(rd, &lim);
+    cr_assert(eq(int, resp_reader_next(rd, big, sizeof big - 1, &req, &used, &hint), RESP_AGAIN));
+    resp_reader_destroy(&rd);
+}
