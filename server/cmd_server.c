@@ -108,6 +108,7 @@ cmd_config_resetstat(struct client *c, int argc, const struct resp_arg *argv)
 #undef X
     }
     store_reset_stats(server.store);
+    commands_reset_stats();
     reply_ok(c);
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,7 @@ commands_setup(void)
     }
     done = true;
     for (size_t i = 0; i < NCMDS; i++) {
+        cmds[i].id = (int)i;
         lookup_add(&cmds[i]);
         doc_parse_seq(cmds[i].hint, &cmds[i].args, &cmds[i].nargs);
     }
@@ -291,6 +293,7 @@ commands_setup(void)
             subcmds[i].name, (size_t)(bar - subcmds[i].name));
 
         subcmds[i].group = parent->group;
+        subcmds[i].id = (int)(NCMDS + i);
         parent->subs = realloc(parent->subs, (size_t)(parent->nsubs + 1) * sizeof(void *));
         parent->subs[parent->nsubs++] = &subcmds[i];
         lookup_add(&subcmds[i]);
@@ -298,6 +301,130 @@ commands_setup(void)
     }
     (void)doc_free;
 }
+
+size_t
+commands_count(void)
+{
+    return NCMDS + NSUBS;
+}
+
+/* ---- error statistics ------------------------------------------------------
+ * Counted by error code (the first word: ERR, WRONGTYPE, OOM...), as Redis's
+ * errorstats. Errors are off the fast path, so one small locked table. */
+#define ERRSTAT_MAX 64
+static pthread_mutex_t errstat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char code[32];
+    uint64_t count;
+} errstats[ERRSTAT_MAX];
+static int nerrstats;
+
+static void
+errstat_add(const char *msg)
+{
+    size_t n = strcspn(msg, " ");
+    int i;
+
+    if (n >= sizeof errstats[0].code) {
+        n = sizeof errstats[0].code - 1;
+    }
+    pthread_mutex_lock(&errstat_lock);
+    for (i = 0; i < nerrstats; i++) {
+        if (strlen(errstats[i].code) == n && memcmp(errstats[i].code, msg, n) == 0) {
+            break;
+        }
+    }
+    if (i == nerrstats && nerrstats < ERRSTAT_MAX) {
+        memcpy(errstats[i].code, msg, n);
+        errstats[i].code[n] = '\0';
+        nerrstats++;
+    }
+    if (i < nerrstats) {
+        errstats[i].count++;
+    }
+    pthread_mutex_unlock(&errstat_lock);
+}
+
+static void
+info_line(struct resp_buf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    resp_add_raw(b, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : 0);
+    resp_add_raw(b, "\r\n", 2);
+}
+
+void
+commands_info_errors(struct resp_buf *b)
+{
+    info_line(b, "# Errorstats");
+    pthread_mutex_lock(&errstat_lock);
+    for (int i = 0; i < nerrstats; i++) {
+        info_line(b, "errorstat_%s:count=%llu", errstats[i].code,
+                  (unsigned long long)errstats[i].count);
+    }
+    pthread_mutex_unlock(&errstat_lock);
+}
+
+static void
+info_command(struct resp_buf *b, const struct command *cmd)
+{
+    uint64_t calls = 0, usec = 0, rejected = 0, failed = 0;
+
+    for (int i = 0; i < server.nworkers; i++) {
+        const struct cmd_stat *cs = &server.workers[i].cmdstats[cmd->id];
+        calls += atomic_load_explicit(&cs->calls, memory_order_relaxed);
+        usec += atomic_load_explicit(&cs->usec, memory_order_relaxed);
+        rejected += atomic_load_explicit(&cs->rejected, memory_order_relaxed);
+        failed += atomic_load_explicit(&cs->failed, memory_order_relaxed);
+    }
+    if (calls + rejected + failed > 0) {
+        info_line(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                  "failed_calls=%llu", cmd->name, (unsigned long long)calls,
+                  (unsigned long long)usec, calls ? (double)usec / (double)calls : 0.0,
+                  (unsigned long long)rejected, (unsigned long long)failed);
+    }
+}
+
+void
+commands_info_stats(struct resp_buf *b)
+{
+    info_line(b, "# Commandstats");
+    for (size_t i = 0; i < NCMDS; i++) {
+        info_command(b, &cmds[i]);
+        for (int s = 0; s < cmds[i].nsubs; s++) {
+            info_command(b, cmds[i].subs[s]);
+        }
+    }
+}
+
+void
+commands_reset_stats(void)
+{
+    for (int i = 0; i < server.nworkers; i++) {
+        for (size_t j = 0; j < commands_count(); j++) {
+            struct cmd_stat *cs = &server.workers[i].cmdstats[j];
+            atomic_store(&cs->calls, 0);
+            atomic_store(&cs->usec, 0);
+            atomic_store(&cs->rejected, 0);
+            atomic_store(&cs->failed, 0);
+        }
+    }
+    pthread_mutex_lock(&errstat_lock);
+    nerrstats = 0;
+    pthread_mutex_unlock(&errstat_lock);
+}
+
+#define CMDSTAT_ADD(c, cmd, field, n)                                          \
+    atomic_store_explicit(&(c)->w->cmdstats[(cmd)->id].field,                  \
+                          atomic_load_explicit(&(c)->w->cmdstats[(cmd)->id].field, \
+                                               memory_order_relaxed) + (n),   \
+                          memory_order_relaxed)
 
 /* ---- replies ---------------------------------------------------------------*/
 
@@ -312,6 +439,7 @@ reply_error(struct client *c, const char *msg)
 {
     resp_add_error(&c->out, msg, strlen(msg));
     STAT_INC(c->w, total_error_replies);
+    errstat_add(msg);
 }
 
 void
@@ -500,18 +628,26 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     }
     if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
         reply_errorf(c, ERR_ARITY_FMT, cmd->name);
+        CMDSTAT_ADD(c, cmd, rejected, 1);
         return;
     }
     if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, ERR_NOAUTH);
+        CMDSTAT_ADD(c, cmd, rejected, 1);
         return;
     }
+    uint64_t errors = atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed);
     c->now_ms = now_ms();
     c->last_cmd = cmd->name;
     t0 = mono_us();
     cmd->fn(c, argc, argv);
     dt = mono_us() - t0;
     STAT_INC(c->w, total_commands_processed);
+    CMDSTAT_ADD(c, cmd, calls, 1);
+    CMDSTAT_ADD(c, cmd, usec, (uint64_t)dt);
+    if (atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed) != errors) {
+        CMDSTAT_ADD(c, cmd, failed, 1);
+    }
     slower = config_num(OPT_SLOWLOG_LOG_SLOWER_THAN);
     if (slower >= 0 && dt >= slower) {
         slowlog_add(c, argc, argv, dt);
@@ -552,7 +688,12 @@ write_command_info(struct client *c, const struct command *cmd)
     }
     resp_add_set(&c->out, c->proto, 0);  /* tips */
     resp_add_array(&c->out, 0);          /* key specs */
-    resp_add_array(&c->out, (size_t)cmd->nsubs);
+    /* Redis replies an empty set, not an empty array, when there are none. */
+    if (cmd->nsubs == 0) {
+        resp_add_set(&c->out, c->proto, 0);
+    } else {
+        resp_add_array(&c->out, (size_t)cmd->nsubs);
+    }
     for (int i = 0; i < cmd->nsubs; i++) {
         write_command_info(c, cmd->subs[i]);
     }

@@ -44,6 +44,12 @@ struct command {
     int nsubs;
     struct doc_arg *args;  /* parsed hint, for COMMAND DOCS */
     int nargs;
+    int id;                /* index into per-worker command stats */
+};
+
+/* Per-command counters, one array per worker (INFO commandstats). */
+struct cmd_stat {
+    _Atomic uint64_t calls, usec, rejected, failed;
 };
 
 /* Commands: name, arity, flags, handler, first/last/step keys, group, since,
@@ -150,6 +156,12 @@ void commands_setup(void);
 /* Parse, check and run one request; the reply goes to c->out. */
 void commands_dispatch(struct client *c, int argc, const struct resp_arg *argv);
 const struct command *commands_lookup(const char *name, size_t len);
+/* Number of commands and subcommands: the size of a cmd_stat array. */
+size_t commands_count(void);
+/* INFO commandstats and errorstats sections. */
+void commands_info_stats(struct resp_buf *b);
+void commands_info_errors(struct resp_buf *b);
+void commands_reset_stats(void);
 /* Every top-level command, in table order; n set to the count. */
 const struct command *commands_all(size_t *n);
 

@@ -331,6 +331,12 @@ section_keyspace(struct resp_buf *b)
     }
 }
 
+static void
+section_modules(struct resp_buf *b)
+{
+    add(b, "# Modules");
+}
+
 static const struct {
     const char *name;
     void (*fn)(struct resp_buf *b);
@@ -342,8 +348,11 @@ static const struct {
     { "stats", section_stats, true },
     { "replication", section_replication, true },
     { "cpu", section_cpu, true },
+    { "modules", section_modules, true },
+    { "errorstats", commands_info_errors, true },
     { "cluster", section_cluster, true },
     { "keyspace", section_keyspace, true },
+    { "commandstats", commands_info_stats, false },
 };
 
 void

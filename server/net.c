@@ -302,8 +302,7 @@ client_process_input(struct client *c)
         if (st != RESP_OK) {
             log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
                     resp_reader_error(c->rd), (unsigned long long)c->id, c->addr);
-            resp_add_errorf(&c->out, "ERR %s", resp_reader_error(c->rd));
-            STAT_INC(w, total_error_replies);
+            reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             resp_buf_consume(&c->in, resp_buf_pending(&c->in));
             break;
@@ -658,6 +657,7 @@ worker_start(struct worker *w, int idx)
     struct timeval tv = { 0, 100000 };
 
     w->idx = idx;
+    w->cmdstats = calloc(commands_count(), sizeof *w->cmdstats);
     w->base = event_base_new();
     if (w->base == NULL) {
         return -1;
@@ -762,6 +762,7 @@ net_teardown(void)
         event_base_free(w->base);
         resp_buf_deinit(&w->spare_in);
         resp_buf_deinit(&w->spare_out);
+        free(w->cmdstats);
         pthread_mutex_destroy(&w->inbox_lock);
     }
     free(server.workers);

@@ -74,7 +74,7 @@ struct worker {
      * holds no buffer at all (see net.c). */
     struct resp_buf spare_in, spare_out;
     struct worker_stats stats;
-    unsigned expire_step;
+    struct cmd_stat *cmdstats;  /* commands_count() entries */
 };
 
 enum {
