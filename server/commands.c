@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/glob.h"
@@ -587,9 +588,15 @@ arg_ll_or_reply(struct client *c, const struct resp_arg *a, long long *out,
 void
 commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
 {
-    const struct command *cmd = commands_lookup(argv[0].p, argv[0].len);
+    const struct command *cmd;
     int64_t t0, dt;
     long long slower;
+
+    if ((c->flags & CLIENT_BUS) && !c->no_route) {
+        cluster_bus_dispatch(c, argc, argv);
+        return;
+    }
+    cmd = commands_lookup(argv[0].p, argv[0].len);
 
     if (cmd == NULL) {
         char name[129];
@@ -636,8 +643,11 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         CMDSTAT_ADD(c, cmd, rejected, 1);
         return;
     }
-    uint64_t errors = atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed);
     c->now_ms = now_ms();
+    if (cluster_route(c, cmd, argc, argv)) {
+        return;
+    }
+    uint64_t errors = atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed);
     c->last_cmd = cmd->name;
     t0 = mono_us();
     cmd->fn(c, argc, argv);

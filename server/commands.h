@@ -28,6 +28,7 @@ enum {
     CMD_STALE = 1 << 7,
     CMD_NOSCRIPT = 1 << 8,
     CMD_CONTAINER = 1 << 9, /* has subcommands */
+    CMD_ALLNODES = 1 << 10, /* in a cluster, runs on every member (KEYS, SCAN...) */
 };
 
 struct doc_arg;
@@ -103,19 +104,20 @@ struct cmd_stat {
     X("pexpiretime", 2, CR | CF, cmd_pexpiretime, 1, 1, 1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key") \
     X("persist", 2, CW | CF, cmd_persist, 1, 1, 1, "generic", "2.2.0", "Removes the expiration time of a key.", "key") \
     X("touch", -2, CR | CF, cmd_touch, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key [key ...]") \
-    X("keys", 2, CR, cmd_keys, 0, 0, 0, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern") \
-    X("scan", -2, CR, cmd_scan, 0, 0, 0, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]") \
+    X("keys", 2, CR | CMD_ALLNODES, cmd_keys, 0, 0, 0, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern") \
+    X("scan", -2, CR | CMD_ALLNODES, cmd_scan, 0, 0, 0, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]") \
     X("randomkey", 1, CR, cmd_randomkey, 0, 0, 0, "generic", "1.0.0", "Returns a random key name from the database.", "") \
     X("rename", 3, CW, cmd_rename, 1, 2, 1, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey") \
     X("renamenx", 3, CW | CF, cmd_renamenx, 1, 2, 1, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey") \
-    X("dbsize", 1, CR | CF, cmd_dbsize, 0, 0, 0, "server", "1.0.0", "Returns the number of keys in the database.", "") \
-    X("flushdb", -1, CW, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
-    X("flushall", -1, CW, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
+    X("dbsize", 1, CR | CF | CMD_ALLNODES, cmd_dbsize, 0, 0, 0, "server", "1.0.0", "Returns the number of keys in the database.", "") \
+    X("flushdb", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
+    X("flushall", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
     X("memory", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "4.0.0", "A container for memory diagnostics commands.", "") \
     X("info", -1, CMD_STALE, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
     X("config", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", "") \
     X("time", 1, CF | CMD_STALE, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
     X("slowlog", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", "") \
+    X("cluster", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "cluster", "3.0.0", "A container for Redis Cluster commands.", "") \
     X("shutdown", -1, CMD_ADMIN | CMD_STALE, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
 
 /* Subcommands: parent, name, arity, flags, handler, keys, since, summary, hint. */
@@ -142,7 +144,18 @@ struct cmd_stat {
     X(slowlog, "reset", 2, CMD_ADMIN, cmd_slowlog_reset, 0, 0, 0, "2.2.12", "Clears all entries from the slow log.", "") \
     X(slowlog, "help", 2, 0, cmd_help, 0, 0, 0, "6.2.0", "Show helpful text about the different subcommands.", "") \
     X(memory, "usage", -3, CR, cmd_memory_usage, 2, 2, 1, "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count]") \
-    X(memory, "help", 2, 0, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "")
+    X(memory, "help", 2, 0, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(cluster, "info", 2, 0, cmd_cluster_info, 0, 0, 0, "3.0.0", "Returns information about the state of a node.", "") \
+    X(cluster, "myid", 2, 0, cmd_cluster_myid, 0, 0, 0, "3.0.0", "Returns the ID of a node.", "") \
+    X(cluster, "nodes", 2, 0, cmd_cluster_nodes, 0, 0, 0, "3.0.0", "Returns the cluster configuration for a node.", "") \
+    X(cluster, "slots", 2, 0, cmd_cluster_slots, 0, 0, 0, "3.0.0", "Returns the mapping of cluster slots to nodes.", "") \
+    X(cluster, "shards", 2, 0, cmd_cluster_shards, 0, 0, 0, "7.0.0", "Returns the mapping of cluster slots to shards.", "") \
+    X(cluster, "keyslot", 3, 0, cmd_cluster_keyslot, 0, 0, 0, "3.0.0", "Returns the hash slot for a key.", "key") \
+    X(cluster, "countkeysinslot", 3, 0, cmd_cluster_countkeysinslot, 0, 0, 0, "3.0.0", "Returns the number of keys in a hash slot.", "slot") \
+    X(cluster, "getkeysinslot", 4, 0, cmd_cluster_getkeysinslot, 0, 0, 0, "3.0.0", "Returns the key names in a hash slot.", "slot count") \
+    X(cluster, "meet", -4, CMD_ADMIN, cmd_cluster_meet, 0, 0, 0, "3.0.0", "Forces a node to handshake with another node.", "ip port [cluster-bus-port]") \
+    X(cluster, "forget", 3, CMD_ADMIN, cmd_cluster_forget, 0, 0, 0, "3.0.0", "Removes a node from the nodes table.", "node-id") \
+    X(cluster, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "")
 
 #define X(nm, ar, fl, fn, ...) cmd_fn fn;
 #define XS(parent, nm, ar, fl, fn, ...) cmd_fn fn;

@@ -54,7 +54,18 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1 };
     X(HZ, "hz", OPT_INT, "10", 1, 500, OPT_MUTABLE, NULL, "background task frequency (expiry, timeouts)") \
     X(DATABASES, "databases", OPT_INT, "1", 1, 1, 0, NULL, "ringcache has database 0 only") \
     X(SAVE, "save", OPT_STRING, "", 0, 0, OPT_MUTABLE, NULL, "RDB snapshots are not supported: only \"\" is accepted") \
-    X(APPENDONLY, "appendonly", OPT_BOOL, "no", 0, 0, OPT_MUTABLE, NULL, "AOF is not supported: only no is accepted")
+    X(APPENDONLY, "appendonly", OPT_BOOL, "no", 0, 0, OPT_MUTABLE, NULL, "AOF is not supported: only no is accepted") \
+    X(CLUSTER_ENABLED, "cluster-enabled", OPT_BOOL, "no", 0, 1, 0, NULL, "join a cluster: keys are spread over its members") \
+    X(CLUSTER_CONFIG_FILE, "cluster-config-file", OPT_STRING, "nodes.conf", 0, 0, 0, NULL, "membership is saved here, under dir") \
+    X(CLUSTER_NODE_ID, "cluster-node-id", OPT_STRING, "", 0, 0, 0, NULL, "40 hex chars; empty = the saved one, or a new random one") \
+    X(CLUSTER_ANNOUNCE_IP, "cluster-announce-ip", OPT_STRING, "", 0, 0, 0, NULL, "address other members reach us at; empty = the first bind address") \
+    X(CLUSTER_BUS_PORT, "cluster-bus-port", OPT_INT, "0", 0, 65535, 0, NULL, "cluster bus port; 0 = port + 10000") \
+    X(CLUSTER_SEEDS, "cluster-seeds", OPT_STRING, "", 0, 0, 0, NULL, "bus addresses host:port,... of any existing members") \
+    X(VNODES, "vnodes", OPT_INT, "128", 1, 4096, 0, NULL, "ring tokens per member") \
+    X(GOSSIP_INTERVAL_MS, "gossip-interval-ms", OPT_INT, "100", 10, 60000, 0, NULL, "ms between gossip probe rounds") \
+    X(FAILURE_DETECT_MS, "failure-detect-ms", OPT_INT, "2000", 50, 3600000, 0, NULL, "ms from a member's last answer until it is declared dead") \
+    X(NODE_FORGET_TIMEOUT, "node-forget-timeout", OPT_INT, "14400000", 1000, 9223372036854775807LL, 0, NULL, "ms a dead member stays on the ring") \
+    X(CLUSTER_REQUEST_TIMEOUT_MS, "cluster-request-timeout-ms", OPT_INT, "1000", 1, 3600000, OPT_MUTABLE, NULL, "deadline of a request forwarded to another member")
 
 enum config_id {
 #define X(id, ...) OPT_##id,

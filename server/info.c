@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
 #include "storage/store.h"
@@ -320,7 +321,7 @@ static void
 section_cluster(struct resp_buf *b)
 {
     add(b, "# Cluster");
-    add(b, "cluster_enabled:0");
+    cluster_info(b);
 }
 
 static void

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -186,8 +187,9 @@ main(int argc, char **argv)
     config_on_change(OPT_PROTO_MAX_BULK_LEN, apply_store);
     commands_setup();
 
-    if (net_setup() < 0) {
+    if (net_setup() < 0 || cluster_setup() < 0) {
         net_teardown();
+        cluster_teardown();
         store_destroy(&server.store);
         return 1;
     }
@@ -198,6 +200,7 @@ main(int argc, char **argv)
 
     log_msg(LOG_WARNING, "ringcache is now ready to exit, bye bye...");
     net_teardown();
+    cluster_teardown();
     store_destroy(&server.store);
     slowlog_teardown();
     if (pidfile[0] != '\0') {

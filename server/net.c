@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -101,7 +102,7 @@ client_sync_limits(struct client *c)
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
-client_create(struct worker *w, int fd)
+client_create(struct worker *w, int fd, bool bus)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -125,7 +126,11 @@ client_create(struct worker *w, int fd)
     {
         char pass[8];
         config_str(OPT_REQUIREPASS, pass, sizeof pass);
-        c->authed = pass[0] == '\0';
+        /* Bus peers are members; cluster-secret will authenticate them. */
+        c->authed = bus || pass[0] == '\0';
+    }
+    if (bus) {
+        c->flags |= CLIENT_BUS;
     }
     client_sync_limits(c);
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
@@ -152,6 +157,21 @@ client_create(struct worker *w, int fd)
     event_add(c->ev_read, NULL);
 }
 
+/* Free what is left of a client once nothing refers to it. */
+static void
+client_destroy(struct client *c)
+{
+    resp_reader_destroy(&c->rd);
+    resp_buf_deinit(&c->in);
+    resp_buf_deinit(&c->out);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+}
+
+/* Close the connection. A client still waiting for other members' replies
+ * becomes a zombie: unlinked and closed, freed when the last reply comes. */
 static void
 client_free(struct client *c)
 {
@@ -178,15 +198,32 @@ client_free(struct client *c)
     event_free(c->ev_read);
     event_free(c->ev_write);
     close(c->fd);
-    resp_reader_destroy(&c->rd);
-    resp_buf_deinit(&c->in);
-    resp_buf_deinit(&c->out);
-    free(c->name);
-    free(c->lib_name);
-    free(c->lib_ver);
-    free(c);
     atomic_fetch_sub(&w->nclients, 1);
     atomic_fetch_sub(&server.nclients, 1);
+    if (c->waiting > 0) {
+        c->flags |= CLIENT_ZOMBIE;
+        return;
+    }
+    client_destroy(c);
+}
+
+bool
+client_wait_done(struct client *c)
+{
+    c->waiting--;
+    if (c->flags & CLIENT_ZOMBIE) {
+        if (c->waiting == 0) {
+            client_destroy(c);
+        }
+        return false;
+    }
+    return true;
+}
+
+void
+client_wake(struct client *c)
+{
+    event_active(c->ev_write, EV_WRITE, 0);
 }
 
 void
@@ -284,7 +321,7 @@ client_process_input(struct client *c)
 
     buf_borrow(&c->out, &w->spare_out);
     client_sync_limits(c);
-    while (resp_buf_pending(&c->in) > 0 &&
+    while (resp_buf_pending(&c->in) > 0 && c->waiting == 0 &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->limits_authed != c->authed) {
             client_sync_limits(c);
@@ -311,6 +348,9 @@ client_process_input(struct client *c)
             commands_dispatch(c, req.argc, req.argv);
         }
         resp_buf_consume(&c->in, used);
+        if (c->waiting > 0) {
+            break; /* the reply comes from another member: keep order */
+        }
         if (resp_buf_pending(&c->out) > READ_CHUNK) {
             if (output_limits_hit(c) || !client_flush(c)) {
                 break;
@@ -422,7 +462,10 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
     if ((c->flags & CLIENT_READ_PAUSED) && resp_buf_pending(&c->out) <= OUT_PAUSE / 2) {
         c->flags &= ~CLIENT_READ_PAUSED;
         event_add(c->ev_read, NULL);
-        /* Requests already buffered get no new read event: run them now. */
+    }
+    /* Requests buffered while output was paused, or while a reply came
+     * from another member, get no new read event: run them now. */
+    if (c->waiting == 0 && !(c->flags & CLIENT_READ_PAUSED) && resp_buf_pending(&c->in) > 0) {
         client_process_input(c);
         if (!client_flush(c)) {
             client_free(c);
@@ -436,7 +479,7 @@ static void
 worker_wakeup_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    int fds[64];
+    struct handoff fds[64];
     size_t n;
 
     (void)fd;
@@ -452,7 +495,7 @@ worker_wakeup_cb(evutil_socket_t fd, short what, void *arg)
             break;
         }
         for (size_t i = 0; i < n; i++) {
-            client_create(w, fds[i]);
+            client_create(w, fds[i].fd, fds[i].bus);
         }
     }
     for (struct client *c = atomic_exchange(&w->kill_pending, false) ? w->clients : NULL,
@@ -491,6 +534,7 @@ worker_cron_cb(evutil_socket_t fd, short what, void *arg)
      * contend for the same shard's lock in the background. */
     store_active_expire(server.store, (unsigned)w->idx, (unsigned)server.nworkers,
                         1000, now);
+    cluster_worker_cron(w, now);
     if (config_num(OPT_MAXMEMORY) > 0 && w->idx == 0) {
         store_evict_some(server.store, 1000, now);
     }
@@ -549,30 +593,41 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
             setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
         }
-        struct worker *w = &server.workers[server.next_worker];
-        server.next_worker = (server.next_worker + 1) % server.nworkers;
-        pthread_mutex_lock(&w->inbox_lock);
-        if (w->inbox_len == w->inbox_cap) {
-            size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-            int *p = realloc(w->inbox, cap * sizeof *p);
-            if (p == NULL) {
-                pthread_mutex_unlock(&w->inbox_lock);
-                close(fd);
-                atomic_fetch_sub(&server.nclients, 1);
-                continue;
-            }
-            w->inbox = p;
-            w->inbox_cap = cap;
-        }
-        w->inbox[w->inbox_len++] = fd;
-        pthread_mutex_unlock(&w->inbox_lock);
-        event_active(w->wakeup, EV_READ, 0);
+        net_hand_off(fd, false);
     }
 }
 
-static int
-listen_on(const char *host, int port, int backlog)
+void
+net_hand_off(int fd, bool bus)
 {
+    struct worker *w = &server.workers[server.next_worker];
+
+    if (bus) {
+        atomic_fetch_add(&server.nclients, 1);
+    }
+    server.next_worker = (server.next_worker + 1) % server.nworkers;
+    pthread_mutex_lock(&w->inbox_lock);
+    if (w->inbox_len == w->inbox_cap) {
+        size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+        struct handoff *p = realloc(w->inbox, cap * sizeof *p);
+        if (p == NULL) {
+            pthread_mutex_unlock(&w->inbox_lock);
+            close(fd);
+            atomic_fetch_sub(&server.nclients, 1);
+            return;
+        }
+        w->inbox = p;
+        w->inbox_cap = cap;
+    }
+    w->inbox[w->inbox_len++] = (struct handoff){ fd, bus };
+    pthread_mutex_unlock(&w->inbox_lock);
+    event_active(w->wakeup, EV_READ, 0);
+}
+
+int
+net_listen(const char *host, int port)
+{
+    int backlog = (int)config_num(OPT_TCP_BACKLOG);
     struct addrinfo hints = { 0 }, *res, *ai;
     char portstr[16];
     int rc, fd = -1;
@@ -658,6 +713,7 @@ worker_start(struct worker *w, int idx)
 
     w->idx = idx;
     w->cmdstats = calloc(commands_count(), sizeof *w->cmdstats);
+    cluster_worker_setup(w);
     w->base = event_base_new();
     if (w->base == NULL) {
         return -1;
@@ -677,7 +733,6 @@ net_setup(void)
 {
     char bind[1024];
     int port = (int)config_num(OPT_PORT);
-    int backlog = (int)config_num(OPT_TCP_BACKLOG);
     long long nthreads = config_num(OPT_IO_THREADS);
 
     evthread_use_pthreads();
@@ -701,7 +756,7 @@ net_setup(void)
         for (char *save = NULL, *tok = strtok_r(bind, " ", &save); tok != NULL;
              tok = strtok_r(NULL, " ", &save)) {
             bool optional = tok[0] == '-';
-            int fd = listen_on(optional ? tok + 1 : tok, port, backlog);
+            int fd = net_listen(optional ? tok + 1 : tok, port);
 
             if (fd < 0) {
                 if (optional) {
@@ -753,8 +808,9 @@ net_teardown(void)
         struct worker *w = &server.workers[i];
         event_active(w->wakeup, EV_READ, 0);
         pthread_join(w->thread, NULL);
+        cluster_worker_teardown(w);
         for (size_t j = 0; j < w->inbox_len; j++) {
-            close(w->inbox[j]);
+            close(w->inbox[j].fd);
         }
         free(w->inbox);
         event_free(w->wakeup);

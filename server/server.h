@@ -57,6 +57,7 @@ struct worker_stats {
 #define STAT_INC(w, field) STAT_ADD(w, field, 1)
 
 struct client;
+struct cluster_worker;
 
 struct worker {
     int idx;
@@ -65,7 +66,7 @@ struct worker {
     struct event *wakeup;       /* new sockets, kills, shutdown */
     struct event *cron;         /* timeouts, active expiry */
     pthread_mutex_t inbox_lock; /* sockets handed over by the acceptor */
-    int *inbox;
+    struct handoff { int fd; bool bus; } *inbox;
     size_t inbox_len, inbox_cap;
     struct client *clients;     /* this worker's clients, owner-only list */
     _Atomic uint32_t nclients;
@@ -75,12 +76,15 @@ struct worker {
     struct resp_buf spare_in, spare_out;
     struct worker_stats stats;
     struct cmd_stat *cmdstats;  /* commands_count() entries */
+    struct cluster_worker *cluster; /* links to other members (cluster.c) */
 };
 
 enum {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error */
     CLIENT_CLOSE_ASAP = 1 << 1,        /* killed or over a limit */
     CLIENT_READ_PAUSED = 1 << 2,       /* waiting for output to drain */
+    CLIENT_BUS = 1 << 3,               /* a cluster bus connection */
+    CLIENT_ZOMBIE = 1 << 4,            /* closed, freed when `waiting` ends */
 };
 
 struct client {
@@ -92,6 +96,8 @@ struct client {
     struct resp_buf in, out;
     enum resp_proto proto;
     int flags;
+    int waiting;                  /* replies expected from other members */
+    bool no_route;                /* run commands here (bus, scatter parts) */
     bool authed;
     bool limits_authed;           /* the reader's limits were set for authed */
     _Atomic bool kill;            /* set by CLIENT KILL from any thread */
@@ -140,6 +146,15 @@ void net_request_shutdown(void);
 int64_t now_ms(void);       /* CLOCK_REALTIME in ms */
 int64_t mono_us(void);      /* CLOCK_MONOTONIC in us */
 void client_request_kill(struct client *c); /* any thread, clients_lock held */
+/* Owner thread: one awaited reply arrived or failed. False when the client
+ * is gone (and, if that was the last wait, now freed). */
+bool client_wait_done(struct client *c);
+/* Owner thread: the awaited replies are in c->out; send them and go on. */
+void client_wake(struct client *c);
+/* Main thread: give an accepted socket to a worker. */
+void net_hand_off(int fd, bool bus);
+/* Listen on one address ("127.0.0.1", "::1", "*"); -1 on failure. */
+int net_listen(const char *host, int port);
 /* Close the client after flushing the replies already queued. */
 void client_close_after_reply(struct client *c);
 void worker_stats_sum(struct worker_stats *out);

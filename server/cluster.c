@@ -1,0 +1,1529 @@
+/*
+ * server/cluster.c — cluster mode; see cluster.h.
+ *
+ * Bus protocol (port + 10000, RESP arrays; never accepted on the client
+ * port):
+ *   GOSSIP.* <args>               membership messages, answered +OK; the
+ *                                 main thread processes them
+ *   RC.EXEC <proto> <cmd> <args>  run a command here, without routing, and
+ *                                 reply as a client of that protocol would
+ *                                 get it; the forwarding member relays the
+ *                                 reply byte for byte
+ * Replication (N > 1) will add its own RC.* commands carrying versions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cluster/membership.h"
+#include "cluster/ring.h"
+#include "cluster/slots.h"
+#include "resp/reply.h"
+#include "server/bus.h"
+#include "server/cluster.h"
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/glob.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+#define VIEW_GRACE_MS 10000
+#define MAX_LINKS 1024
+
+/* ---- the view shared with workers ----------------------------------------*/
+
+struct view_member {
+    char id[MBR_ID_LEN + 1];
+    char addr[MBR_ADDR_MAX];
+    uint16_t port, bus_port;
+    enum mbr_state state;
+    uint64_t incarnation;
+};
+
+struct view {
+    size_t n;
+    struct view_member *m;     /* sorted by id */
+    int self;
+    int16_t owner[CLUSTER_SLOTS]; /* index into m, -1 when no member */
+    struct view *retired_next;
+    int64_t retired_ms;
+};
+
+static _Atomic(struct view *) current_view;
+
+/* ---- main-thread state ----------------------------------------------------*/
+
+struct inbox_item {
+    struct inbox_item *next;
+    enum { IN_GOSSIP, IN_MEET } kind;
+    struct mbr_msg msg;         /* IN_GOSSIP; records owned */
+    char addr[MBR_ADDR_MAX];    /* IN_MEET */
+    uint16_t bus_port;
+};
+
+static struct {
+    bool enabled;
+    struct mbr *mbr;
+    struct mbr_out *out;
+    struct ring *ring;
+    struct event *tick_ev, *inbox_ev;
+    int bus_fd;
+    struct event *bus_ev;
+    struct bus_link *links[MAX_LINKS]; /* gossip links, by address */
+    size_t nlinks;
+    pthread_mutex_t inbox_lock;
+    struct inbox_item *inbox, **inbox_tail;
+    struct view *retired;
+    char conf_path[1024];
+    uint64_t msgs_sent, msgs_received;
+} cl = { .bus_fd = -1 };
+
+/* ---- per-worker state -----------------------------------------------------*/
+
+struct worker_link {
+    char id[MBR_ID_LEN + 1];
+    struct bus_link *link;
+};
+
+struct cluster_worker {
+    struct worker_link links[MAX_LINKS];
+    size_t n;
+};
+
+bool
+cluster_enabled(void)
+{
+    return cl.enabled;
+}
+
+static struct view *
+view_get(void)
+{
+    return atomic_load_explicit(&current_view, memory_order_acquire);
+}
+
+/* Rebuild the ring and the slot owners from the membership (main thread). */
+static void
+view_publish(void)
+{
+    struct view *v = calloc(1, sizeof *v), *old;
+    struct mbr_member me;
+    size_t n = mbr_member_count(cl.mbr);
+
+    if (v == NULL) {
+        log_msg(LOG_WARNING, "cluster: no memory for a new view");
+        return;
+    }
+    v->m = calloc(n ? n : 1, sizeof *v->m);
+    mbr_self(cl.mbr, &me);
+    ring_destroy(&cl.ring);
+    cl.ring = ring_create((unsigned)config_num(OPT_VNODES));
+    for (size_t i = 0; i < n; i++) {
+        struct mbr_member mm;
+
+        mbr_member_at(cl.mbr, i, &mm);
+        memcpy(v->m[i].id, mm.id, sizeof mm.id);
+        memcpy(v->m[i].addr, mm.addr, sizeof mm.addr);
+        v->m[i].port = mm.port;
+        v->m[i].bus_port = mm.bus_port;
+        v->m[i].state = mm.state;
+        v->m[i].incarnation = mm.incarnation;
+        if (strcmp(mm.id, me.id) == 0) {
+            v->self = (int)i;
+        }
+        /* Dead is a temporary failure (Dynamo): the member keeps its slots.
+         * Only members that left for good are off the ring. */
+        if (mm.state != MBR_LEFT) {
+            ring_member_add(cl.ring, mm.id, (uint32_t)i);
+        }
+    }
+    v->n = n;
+    ring_build(cl.ring);
+    for (uint32_t s = 0; s < CLUSTER_SLOTS; s++) {
+        uint32_t h;
+        v->owner[s] = ring_preference(cl.ring, (uint16_t)s, 1, &h) == 1 ? (int16_t)h : -1;
+    }
+    old = atomic_exchange_explicit(&current_view, v, memory_order_acq_rel);
+    if (old != NULL) {
+        old->retired_ms = now_ms();
+        old->retired_next = cl.retired;
+        cl.retired = old;
+    }
+}
+
+/* Free views no worker can still be reading: a worker holds a view only
+ * for the duration of one command. */
+static void
+views_reap(int64_t now, bool all)
+{
+    for (struct view **pp = &cl.retired; *pp != NULL;) {
+        struct view *v = *pp;
+        if (all || now - v->retired_ms > VIEW_GRACE_MS) {
+            *pp = v->retired_next;
+            free(v->m);
+            free(v);
+        } else {
+            pp = &v->retired_next;
+        }
+    }
+}
+
+/* ---- nodes.conf -------------------------------------------------------------*/
+
+static void
+conf_save(void)
+{
+    char tmp[1100];
+    size_t need = mbr_conf_format(cl.mbr, NULL, 0) + 1;
+    char *text = malloc(need);
+    FILE *f;
+
+    if (text == NULL) {
+        return;
+    }
+    mbr_conf_format(cl.mbr, text, need);
+    snprintf(tmp, sizeof tmp, "%s.tmp", cl.conf_path);
+    f = fopen(tmp, "w");
+    if (f == NULL || fputs(text, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        log_msg(LOG_WARNING, "cluster: cannot write %s: %s", tmp, strerror(errno));
+        if (f != NULL) {
+            fclose(f);
+        }
+        free(text);
+        return;
+    }
+    fclose(f);
+    if (rename(tmp, cl.conf_path) != 0) {
+        log_msg(LOG_WARNING, "cluster: cannot rename %s: %s", tmp, strerror(errno));
+    }
+    free(text);
+}
+
+/* ---- gossip transport (main thread) -------------------------------------*/
+
+static struct bus_link *
+gossip_link(const char *addr, uint16_t port)
+{
+    for (size_t i = 0; i < cl.nlinks; i++) {
+        if (bus_link_matches(cl.links[i], addr, port)) {
+            return cl.links[i];
+        }
+    }
+    if (cl.nlinks == MAX_LINKS) {
+        return NULL;
+    }
+    cl.links[cl.nlinks] = bus_link_create(server.base, addr, port);
+    return cl.links[cl.nlinks++];
+}
+
+static void
+gossip_send(const struct mbr_send *s)
+{
+    size_t argc_cap = MBR_ENCODE_ARGC(s->msg.nrecords);
+    size_t buf_cap = MBR_ENCODE_BUF(s->msg.nrecords);
+    struct resp_arg *argv = malloc(argc_cap * sizeof *argv);
+    char *buf = malloc(buf_cap);
+    size_t argc;
+    struct bus_link *l = gossip_link(s->to_addr, s->to_bus_port);
+
+    if (argv != NULL && buf != NULL && l != NULL &&
+        mbr_msg_encode(&s->msg, argv, argc_cap, buf, buf_cap, &argc) == MBR_OK) {
+        int64_t deadline = now_ms() + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
+        if (bus_link_send(l, (int)argc, argv, deadline, NULL, NULL)) {
+            cl.msgs_sent++;
+        }
+    }
+    free(argv);
+    free(buf);
+}
+
+/* Carry out what the state machine asked for. */
+static void
+drain(void)
+{
+    bool changed = false, save = false;
+    size_t n = mbr_out_count(cl.out);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct mbr_action *a = mbr_out_at(cl.out, i);
+
+        if (a->kind == MBR_ACT_SEND) {
+            gossip_send(&a->send);
+            continue;
+        }
+        changed = true;
+        save = true;
+        if (a->event.kind != MBR_EV_CHANGED || a->event.member.state != a->event.old_state) {
+            log_msg(a->event.member.state >= MBR_SUSPECT ? LOG_WARNING : LOG_NOTICE,
+                    "cluster: member %.40s %s:%u is %s%s", a->event.member.id,
+                    a->event.member.addr, a->event.member.port,
+                    a->event.kind == MBR_EV_REMOVED ? "forgotten, was " : "",
+                    mbr_state_name(a->event.member.state));
+        }
+    }
+    if (mbr_out_lost(cl.out) > 0) {
+        changed = true;
+    }
+    mbr_out_clear(cl.out);
+    if (changed) {
+        view_publish();
+    }
+    if (save) {
+        conf_save();
+    }
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    int64_t now = now_ms();
+    int64_t next;
+    struct timeval tv;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    mbr_tick(cl.mbr, now, cl.out);
+    drain();
+    for (size_t i = 0; i < cl.nlinks; i++) {
+        bus_link_expire(cl.links[i], now);
+    }
+    views_reap(now, false);
+    next = mbr_next_tick_ms(cl.mbr) - now;
+    if (next < 1) {
+        next = 1;
+    }
+    if (next > 1000) {
+        next = 1000;
+    }
+    tv.tv_sec = next / 1000;
+    tv.tv_usec = (next % 1000) * 1000;
+    event_add(cl.tick_ev, &tv);
+}
+
+static void
+inbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct inbox_item *list;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    pthread_mutex_lock(&cl.inbox_lock);
+    list = cl.inbox;
+    cl.inbox = NULL;
+    cl.inbox_tail = &cl.inbox;
+    pthread_mutex_unlock(&cl.inbox_lock);
+    while (list != NULL) {
+        struct inbox_item *it = list;
+        int64_t now = now_ms();
+
+        list = it->next;
+        if (it->kind == IN_GOSSIP) {
+            cl.msgs_received++;
+            mbr_receive(cl.mbr, NULL, &it->msg, now, cl.out);
+            free(it->msg.records);
+        } else {
+            mbr_join(cl.mbr, it->addr, it->bus_port, now, cl.out);
+        }
+        free(it);
+    }
+    drain();
+}
+
+static void
+inbox_post(struct inbox_item *it)
+{
+    it->next = NULL;
+    pthread_mutex_lock(&cl.inbox_lock);
+    *cl.inbox_tail = it;
+    cl.inbox_tail = &it->next;
+    pthread_mutex_unlock(&cl.inbox_lock);
+    event_active(cl.inbox_ev, EV_READ, 0);
+}
+
+/* ---- setup ------------------------------------------------------------------*/
+
+static void
+random_id(char out[MBR_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[20] = { 0 };
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        ssize_t r = read(fd, raw, sizeof raw);
+        (void)r;
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[MBR_ID_LEN] = '\0';
+}
+
+static uint64_t
+seed_from(const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = id; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    }
+    return h ^ (uint64_t)now_ms();
+}
+
+static int
+load_conf(struct mbr_member **members, size_t *count, size_t *myself)
+{
+    FILE *f = fopen(cl.conf_path, "r");
+    char *text;
+    long len;
+    unsigned line = 0;
+    size_t cap = 4096;
+
+    *count = 0;
+    if (f == NULL) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = malloc((size_t)len + 1);
+    if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
+        free(text);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    *members = calloc(cap, sizeof **members);
+    if (mbr_conf_parse(text, (size_t)len, *members, cap, count, myself, &line) != MBR_OK) {
+        log_msg(LOG_WARNING, "cluster: %s is corrupt at line %u", cl.conf_path, line);
+        free(text);
+        return -1;
+    }
+    free(text);
+    return 0;
+}
+
+static int
+bus_listen(const char *addr, uint16_t port)
+{
+    char bind_cfg[64];
+
+    snprintf(bind_cfg, sizeof bind_cfg, "%s", addr);
+    cl.bus_fd = net_listen(bind_cfg, port);
+    if (cl.bus_fd < 0) {
+        return -1;
+    }
+    cl.bus_ev = event_new(server.base, cl.bus_fd, EV_READ | EV_PERSIST, cluster_bus_accept_cb, NULL);
+    event_add(cl.bus_ev, NULL);
+    return 0;
+}
+
+int
+cluster_setup(void)
+{
+    struct mbr_member self = { 0 }, *saved = NULL;
+    struct mbr_config mc = { 0 };
+    size_t nsaved = 0, myself = 0;
+    char announce[MBR_ADDR_MAX], seeds[4096], cfg_id[64], file[512];
+    int port = (int)config_num(OPT_PORT);
+    int bus_port = (int)config_num(OPT_CLUSTER_BUS_PORT);
+    struct timeval tv = { 0, 1000 };
+
+    cl.enabled = config_num(OPT_CLUSTER_ENABLED) != 0;
+    if (!cl.enabled) {
+        return 0;
+    }
+    if (bus_port == 0) {
+        bus_port = port + 10000;
+    }
+    if (bus_port > 65535) {
+        log_msg(LOG_WARNING, "cluster: bus port %d out of range: set cluster-bus-port", bus_port);
+        return -1;
+    }
+    config_str(OPT_CLUSTER_CONFIG_FILE, file, sizeof file);
+    snprintf(cl.conf_path, sizeof cl.conf_path, "%s", file);
+    config_str(OPT_CLUSTER_ANNOUNCE_IP, announce, sizeof announce);
+    if (announce[0] == '\0') {
+        char bind[1024];
+        config_str(OPT_BIND, bind, sizeof bind);
+        snprintf(announce, sizeof announce, "%.*s", (int)strcspn(bind, " "),
+                 bind[0] == '-' ? bind + 1 : bind);
+        if (strcmp(announce, "*") == 0 || strcmp(announce, "0.0.0.0") == 0) {
+            snprintf(announce, sizeof announce, "127.0.0.1");
+        }
+    }
+    if (load_conf(&saved, &nsaved, &myself) < 0) {
+        log_msg(LOG_WARNING, "cluster: cannot use %s; move it away to start as a new member",
+                cl.conf_path);
+        free(saved);
+        return -1;
+    }
+    config_str(OPT_CLUSTER_NODE_ID, cfg_id, sizeof cfg_id);
+    if (nsaved > 0) {
+        self = saved[myself];
+        if (cfg_id[0] != '\0' && strcmp(cfg_id, self.id) != 0) {
+            log_msg(LOG_WARNING, "cluster: cluster-node-id %s differs from %s in %s",
+                    cfg_id, self.id, cl.conf_path);
+            free(saved);
+            return -1;
+        }
+    } else if (cfg_id[0] != '\0') {
+        if (!mbr_id_valid(cfg_id, strlen(cfg_id))) {
+            log_msg(LOG_WARNING, "cluster: cluster-node-id must be 40 lowercase hex characters");
+            return -1;
+        }
+        snprintf(self.id, sizeof self.id, "%s", cfg_id);
+    } else {
+        random_id(self.id);
+    }
+    snprintf(self.addr, sizeof self.addr, "%s", announce);
+    self.port = (uint16_t)port;
+    self.bus_port = (uint16_t)bus_port;
+    self.state = MBR_ALIVE;
+    /* failure-detect-ms is the whole time from a member's last answer to
+     * "dead": three probe timeouts (a direct probe, its retry with indirect
+     * probes) to suspect it, then the rest to let it refute. */
+    {
+        long long fd_ms = config_num(OPT_FAILURE_DETECT_MS);
+        long long probe = fd_ms / 5 > 200 ? 200 : (fd_ms / 5 < 10 ? 10 : fd_ms / 5);
+
+        mc.probe_timeout_ms = (uint32_t)probe;
+        mc.failure_detect_ms = (uint32_t)(fd_ms - 3 * probe > 1 ? fd_ms - 3 * probe : 1);
+    }
+    mc.gossip_interval_ms = (uint32_t)config_num(OPT_GOSSIP_INTERVAL_MS);
+    mc.node_forget_timeout_ms = (uint64_t)config_num(OPT_NODE_FORGET_TIMEOUT);
+    mc.seed = seed_from(self.id);
+    cl.mbr = mbr_create(&mc, &self, now_ms());
+    cl.out = mbr_out_create();
+    if (cl.mbr == NULL || cl.out == NULL) {
+        log_msg(LOG_WARNING, "cluster: cannot create the membership (bad address '%s'?)", announce);
+        free(saved);
+        return -1;
+    }
+    if (nsaved > 0) {
+        mbr_load(cl.mbr, saved, nsaved, myself, now_ms(), cl.out);
+    }
+    free(saved);
+    pthread_mutex_init(&cl.inbox_lock, NULL);
+    cl.inbox_tail = &cl.inbox;
+    cl.inbox_ev = event_new(server.base, -1, EV_PERSIST, inbox_cb, NULL);
+    event_add(cl.inbox_ev, NULL);
+    if (bus_listen(announce, (uint16_t)bus_port) < 0) {
+        log_msg(LOG_WARNING, "cluster: cannot listen on the bus port %d", bus_port);
+        return -1;
+    }
+    config_str(OPT_CLUSTER_SEEDS, seeds, sizeof seeds);
+    for (char *save = NULL, *tok = strtok_r(seeds, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save)) {
+        char *colon = strrchr(tok, ':');
+        long p = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+        if (colon == NULL || p <= 0 || p > 65535) {
+            log_msg(LOG_WARNING, "cluster: bad seed '%s': want host:bus-port", tok);
+            return -1;
+        }
+        *colon = '\0';
+        mbr_join(cl.mbr, strcmp(tok, "localhost") == 0 ? "127.0.0.1" : tok, (uint16_t)p,
+                 now_ms(), cl.out);
+    }
+    drain();
+    view_publish();
+    conf_save();
+    cl.tick_ev = event_new(server.base, -1, 0, tick_cb, NULL);
+    event_add(cl.tick_ev, &tv);
+    log_msg(LOG_NOTICE, "cluster: member %s at %s:%d, bus port %d", self.id, announce, port,
+            bus_port);
+    return 0;
+}
+
+void
+cluster_teardown(void)
+{
+    struct inbox_item *it;
+
+    if (!cl.enabled) {
+        return;
+    }
+    for (size_t i = 0; i < cl.nlinks; i++) {
+        bus_link_destroy(&cl.links[i]);
+    }
+    cl.nlinks = 0;
+    if (cl.bus_ev != NULL) {
+        event_free(cl.bus_ev);
+        close(cl.bus_fd);
+    }
+    event_free(cl.tick_ev);
+    event_free(cl.inbox_ev);
+    while ((it = cl.inbox) != NULL) {
+        cl.inbox = it->next;
+        free(it->msg.records);
+        free(it);
+    }
+    views_reap(0, true);
+    {
+        struct view *v = atomic_exchange(&current_view, NULL);
+        if (v != NULL) {
+            free(v->m);
+            free(v);
+        }
+    }
+    ring_destroy(&cl.ring);
+    mbr_destroy(&cl.mbr);
+    mbr_out_destroy(&cl.out);
+    cl.enabled = false;
+}
+
+void
+cluster_bus_accept_cb(int lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        net_hand_off(fd, true);
+    }
+}
+
+/* ---- worker links --------------------------------------------------------*/
+
+void
+cluster_worker_setup(struct worker *w)
+{
+    w->cluster = calloc(1, sizeof(struct cluster_worker));
+}
+
+void
+cluster_worker_teardown(struct worker *w)
+{
+    struct cluster_worker *cw = w->cluster;
+
+    if (cw == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < cw->n; i++) {
+        bus_link_destroy(&cw->links[i].link);
+    }
+    free(cw);
+    w->cluster = NULL;
+}
+
+void
+cluster_worker_cron(struct worker *w, int64_t now)
+{
+    struct cluster_worker *cw = w->cluster;
+
+    for (size_t i = 0; cw != NULL && i < cw->n; i++) {
+        bus_link_expire(cw->links[i].link, now);
+    }
+}
+
+static struct bus_link *
+worker_link(struct worker *w, const struct view_member *m)
+{
+    struct cluster_worker *cw = w->cluster;
+
+    for (size_t i = 0; i < cw->n; i++) {
+        if (strcmp(cw->links[i].id, m->id) == 0) {
+            if (!bus_link_matches(cw->links[i].link, m->addr, m->bus_port)) {
+                /* The member moved (restarted elsewhere): a new link. */
+                bus_link_destroy(&cw->links[i].link);
+                cw->links[i].link = bus_link_create(w->base, m->addr, m->bus_port);
+            }
+            return cw->links[i].link;
+        }
+    }
+    if (cw->n == MAX_LINKS) {
+        return NULL;
+    }
+    memcpy(cw->links[cw->n].id, m->id, sizeof m->id);
+    cw->links[cw->n].link = bus_link_create(w->base, m->addr, m->bus_port);
+    return cw->links[cw->n++].link;
+}
+
+/* ---- routing -------------------------------------------------------------*/
+
+enum gather_kind { G_RELAY, G_MGET, G_SUM, G_ALL_OK, G_CONCAT, G_SCAN };
+
+struct part {
+    char *reply;             /* copy of the member's reply, or NULL */
+    size_t len;
+    int *pos;                /* G_MGET: original index of each key */
+    int npos;
+    int node;                /* G_SCAN: member index */
+};
+
+struct gather {
+    struct client *c;
+    enum gather_kind kind;
+    int nparts, outstanding;
+    int nkeys;
+    struct part *parts;
+};
+
+static const char ERR_SLOT_DOWN[] = "CLUSTERDOWN Hash slot not served";
+
+static void
+gather_free(struct gather *g)
+{
+    for (int i = 0; i < g->nparts; i++) {
+        free(g->parts[i].reply);
+        free(g->parts[i].pos);
+    }
+    free(g->parts);
+    free(g);
+}
+
+static long long
+reply_int(const char *r, size_t len, bool *ok)
+{
+    long long v = 0;
+    bool neg = false;
+    size_t i = 1;
+
+    *ok = len >= 4 && r[0] == ':';
+    if (*ok && r[1] == '-') {
+        neg = true;
+        i = 2;
+    }
+    for (; *ok && i < len - 2; i++) {
+        if (r[i] < '0' || r[i] > '9') {
+            *ok = false;
+            break;
+        }
+        v = v * 10 + (r[i] - '0');
+    }
+    return neg ? -v : v;
+}
+
+/* Write the gathered reply to the client. */
+static void
+gather_finish(struct gather *g)
+{
+    struct client *c = g->c;
+    struct resp_buf *out = &c->out;
+
+    /* The first error or failed part decides, as a single node would. */
+    for (int i = 0; i < g->nparts; i++) {
+        const struct part *p = &g->parts[i];
+        if (p->reply == NULL) {
+            reply_error(c, ERR_SLOT_DOWN);
+            return;
+        }
+        if (p->reply[0] == '-' && g->kind != G_RELAY) {
+            resp_add_raw(out, p->reply, p->len);
+            return;
+        }
+    }
+    switch (g->kind) {
+    case G_RELAY:
+        resp_add_raw(out, g->parts[0].reply, g->parts[0].len);
+        break;
+    case G_MGET: {
+        struct resp_arg *el = calloc((size_t)g->nkeys, sizeof *el);
+        for (int i = 0; i < g->nparts; i++) {
+            struct part *p = &g->parts[i];
+            struct resp_arg *tmp = calloc((size_t)p->npos, sizeof *tmp);
+            if (resp_reply_elements(p->reply, p->len, tmp, (size_t)p->npos) != p->npos) {
+                free(tmp);
+                free(el);
+                reply_error(c, ERR_SLOT_DOWN);
+                return;
+            }
+            for (int j = 0; j < p->npos; j++) {
+                el[p->pos[j]] = tmp[j];
+            }
+            free(tmp);
+        }
+        resp_add_array(out, (size_t)g->nkeys);
+        for (int k = 0; k < g->nkeys; k++) {
+            resp_add_raw(out, el[k].p, el[k].len);
+        }
+        free(el);
+        break;
+    }
+    case G_SUM: {
+        long long sum = 0;
+        for (int i = 0; i < g->nparts; i++) {
+            bool ok;
+            sum += reply_int(g->parts[i].reply, g->parts[i].len, &ok);
+        }
+        resp_add_int(out, sum);
+        break;
+    }
+    case G_ALL_OK:
+        resp_add_raw(out, g->parts[0].reply, g->parts[0].len);
+        break;
+    case G_CONCAT: {
+        long total = 0;
+        for (int i = 0; i < g->nparts; i++) {
+            long n = resp_reply_elements(g->parts[i].reply, g->parts[i].len, NULL, 0);
+            total += n > 0 ? n : 0;
+        }
+        resp_add_array(out, (size_t)total);
+        for (int i = 0; i < g->nparts; i++) {
+            struct part *p = &g->parts[i];
+            long n = resp_reply_elements(p->reply, p->len, NULL, 0);
+            if (n > 0) {
+                /* Skip the array header; the elements follow it. */
+                const char *body = memchr(p->reply, '\n', p->len) + 1;
+                resp_add_raw(out, body, p->len - (size_t)(body - p->reply));
+            }
+        }
+        break;
+    }
+    case G_SCAN: {
+        struct part *p = &g->parts[0];
+        struct resp_arg el[2];
+        char num[32];
+        unsigned long long cur = 0;
+        struct view *v = view_get();
+        int next;
+
+        if (resp_reply_elements(p->reply, p->len, el, 2) != 2) {
+            reply_error(c, ERR_SLOT_DOWN);
+            return;
+        }
+        /* el[0] is "$<n>\r\n<digits>\r\n". */
+        const char *d = memchr(el[0].p, '\n', el[0].len) + 1;
+        cur = strtoull(d, NULL, 10);
+        if (cur != 0) {
+            cur = (cur << 8) | (unsigned)p->node;
+        } else {
+            /* This member is done: go on with the next one on the ring. */
+            for (next = p->node + 1; next < (int)v->n && v->m[next].state == MBR_LEFT; next++) {
+            }
+            cur = next < (int)v->n ? (unsigned long long)next : 0;
+        }
+        resp_add_array(out, 2);
+        int n = snprintf(num, sizeof num, "%llu", cur);
+        resp_add_bulk(out, num, (size_t)n);
+        resp_add_raw(out, el[1].p, el[1].len);
+        break;
+    }
+    }
+}
+
+struct pending_part {
+    struct gather *g;
+    int idx;
+};
+
+/* One remote part of a gather finished (reply == NULL: failed). */
+static void
+pending_done(void *ctx, const char *reply, size_t len)
+{
+    struct pending_part *pp = ctx;
+    struct gather *g = pp->g;
+    struct part *p = &g->parts[pp->idx];
+    bool alive;
+
+    free(pp);
+    if (reply != NULL) {
+        p->reply = malloc(len);
+        memcpy(p->reply, reply, len);
+        p->len = len;
+    }
+    alive = client_wait_done(g->c);
+    if (--g->outstanding > 0) {
+        return;
+    }
+    if (alive) {
+        gather_finish(g);
+        client_wake(g->c);
+    }
+    gather_free(g);
+}
+
+/* Run argv here as the client would, capturing the reply into the part. */
+static void
+run_local(struct client *c, struct part *p, int argc, const struct resp_arg *argv)
+{
+    struct resp_buf saved = c->out;
+
+    resp_buf_init(&c->out);
+    c->no_route = true;
+    commands_dispatch(c, argc, argv);
+    c->no_route = false;
+    p->reply = malloc(resp_buf_pending(&c->out) + 1);
+    memcpy(p->reply, c->out.data + c->out.pos, resp_buf_pending(&c->out));
+    p->len = resp_buf_pending(&c->out);
+    resp_buf_deinit(&c->out);
+    c->out = saved;
+}
+
+/* Send argv to member m as part idx of g, or run it here if m is us. */
+static void
+send_part(struct client *c, struct view *v, int m, struct gather *g, int idx, int argc,
+          const struct resp_arg *argv)
+{
+    struct resp_arg *full;
+    char proto[2] = { (char)('0' + c->proto), 0 };
+    struct bus_link *l;
+    struct pending_part *pp;
+    int64_t deadline = c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
+
+    if (m == v->self) {
+        run_local(c, &g->parts[idx], argc, argv);
+        g->outstanding--;
+        return;
+    }
+    l = v->m[m].state == MBR_DEAD || v->m[m].state == MBR_LEFT ? NULL : worker_link(c->w, &v->m[m]);
+    full = malloc((size_t)(argc + 2) * sizeof *full);
+    pp = malloc(sizeof *pp);
+    full[0] = (struct resp_arg){ "RC.EXEC", 7 };
+    full[1] = (struct resp_arg){ proto, 1 };
+    memcpy(full + 2, argv, (size_t)argc * sizeof *argv);
+    pp->g = g;
+    pp->idx = idx;
+    c->waiting++;
+    if (l == NULL || !bus_link_send(l, argc + 2, full, deadline, pending_done, pp)) {
+        c->waiting--;
+        free(pp);
+        g->outstanding--; /* reply stays NULL: the slot is not served */
+    }
+    free(full);
+}
+
+/* Called once every part has been sent or run. gather_new counted one
+ * extra part for the sending itself, so a part that fails synchronously
+ * inside a send cannot finish (and free) the gather under our feet. */
+static void
+gather_start(struct client *c, struct gather *g)
+{
+    (void)c;
+    if (--g->outstanding == 0) {
+        gather_finish(g);
+        gather_free(g);
+    }
+}
+
+static struct gather *
+gather_new(struct client *c, enum gather_kind kind, int nparts)
+{
+    struct gather *g = calloc(1, sizeof *g);
+
+    g->c = c;
+    g->kind = kind;
+    g->nparts = nparts;
+    g->outstanding = nparts + 1; /* + the sending, see gather_start */
+    g->parts = calloc((size_t)nparts, sizeof *g->parts);
+    return g;
+}
+
+static int
+owner_of(struct view *v, const struct resp_arg *key)
+{
+    return v->owner[slots_keyslot(key->p, key->len)];
+}
+
+static bool
+is_cmd(const struct command *cmd, const char *name)
+{
+    return strcmp(cmd->name, name) == 0;
+}
+
+/* MGET, MSET, DEL, UNLINK, EXISTS, TOUCH over keys of several members. */
+static void
+scatter_keys(struct client *c, struct view *v, const struct command *cmd, int argc,
+             const struct resp_arg *argv)
+{
+    int step = cmd->step, nkeys = (argc - 1) / step;
+    int *owners = malloc((size_t)nkeys * sizeof *owners);
+    int *members = malloc((size_t)v->n * sizeof *members), nmem = 0;
+    enum gather_kind kind = is_cmd(cmd, "mget") ? G_MGET : is_cmd(cmd, "mset") ? G_ALL_OK : G_SUM;
+    struct gather *g;
+
+    for (int k = 0; k < nkeys; k++) {
+        int o = owner_of(v, &argv[1 + k * step]), j;
+        owners[k] = o;
+        for (j = 0; j < nmem && members[j] != o; j++) {
+        }
+        if (j == nmem) {
+            members[nmem++] = o;
+        }
+    }
+    g = gather_new(c, kind, nmem);
+    g->nkeys = nkeys;
+    for (int j = 0; j < nmem; j++) {
+        struct resp_arg *sub = malloc((size_t)(1 + nkeys * step) * sizeof *sub);
+        int subc = 1;
+        struct part *p = &g->parts[j];
+
+        sub[0] = argv[0];
+        p->pos = malloc((size_t)nkeys * sizeof *p->pos);
+        for (int k = 0; k < nkeys; k++) {
+            if (owners[k] == members[j]) {
+                for (int s = 0; s < step; s++) {
+                    sub[subc++] = argv[1 + k * step + s];
+                }
+                p->pos[p->npos++] = k;
+            }
+        }
+        if (members[j] < 0) {
+            g->outstanding--; /* nobody owns it: not served */
+        } else {
+            send_part(c, v, members[j], g, j, subc, sub);
+        }
+        free(sub);
+    }
+    free(owners);
+    free(members);
+    gather_start(c, g);
+}
+
+/* KEYS, DBSIZE, FLUSHALL, FLUSHDB: every member that is on the ring. */
+static void
+scatter_all(struct client *c, struct view *v, const struct command *cmd, int argc,
+            const struct resp_arg *argv)
+{
+    enum gather_kind kind = is_cmd(cmd, "keys") ? G_CONCAT : is_cmd(cmd, "dbsize") ? G_SUM : G_ALL_OK;
+    int n = 0;
+    struct gather *g;
+
+    for (size_t i = 0; i < v->n; i++) {
+        n += v->m[i].state != MBR_LEFT;
+    }
+    g = gather_new(c, kind, n);
+    n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->m[i].state != MBR_LEFT) {
+            send_part(c, v, (int)i, g, n++, argc, argv);
+        }
+    }
+    gather_start(c, g);
+}
+
+/* SCAN: the cursor's low 8 bits name the member (its index by id), the rest
+ * is that member's own cursor. */
+static void
+route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *argv)
+{
+    char buf[32], num[32], *end;
+    unsigned long long cur;
+    struct resp_arg *sub;
+    struct gather *g;
+    int node;
+
+    if (argv[1].len >= sizeof buf) {
+        reply_error(c, ERR_CURSOR);
+        return;
+    }
+    memcpy(buf, argv[1].p, argv[1].len);
+    buf[argv[1].len] = '\0';
+    errno = 0;
+    cur = strtoull(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE || buf[0] == ' ') {
+        reply_error(c, ERR_CURSOR);
+        return;
+    }
+    node = (int)(cur & 0xff);
+    if ((size_t)node >= v->n) {
+        node = 0;
+        cur = 0;
+    }
+    while ((size_t)node < v->n && v->m[node].state == MBR_LEFT) {
+        node++;
+        cur = (unsigned long long)node;
+    }
+    if ((size_t)node >= v->n) {
+        resp_add_array(&c->out, 2);
+        resp_add_bulk(&c->out, "0", 1);
+        resp_add_array(&c->out, 0);
+        return;
+    }
+    sub = malloc((size_t)argc * sizeof *sub);
+    memcpy(sub, argv, (size_t)argc * sizeof *sub);
+    sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur >> 8) };
+    g = gather_new(c, G_SCAN, 1);
+    g->parts[0].node = node;
+    send_part(c, v, node, g, 0, argc, sub);
+    free(sub);
+    gather_start(c, g);
+}
+
+bool
+cluster_route(struct client *c, const struct command *cmd, int argc,
+              const struct resp_arg *argv)
+{
+    struct view *v;
+    int owner = -1, last;
+
+    if (!cl.enabled || c->no_route || (c->flags & CLIENT_BUS)) {
+        return false;
+    }
+    v = view_get();
+    if (cmd->flags & CMD_ALLNODES) {
+        if (is_cmd(cmd, "scan")) {
+            route_scan(c, v, argc, argv);
+        } else {
+            scatter_all(c, v, cmd, argc, argv);
+        }
+        return true;
+    }
+    if (cmd->first_key <= 0 || argc <= cmd->first_key) {
+        return false;
+    }
+    last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i <= last && i < argc; i += cmd->step) {
+        int o = owner_of(v, &argv[i]);
+        if (owner == -1 || o == owner) {
+            owner = o;
+            continue;
+        }
+        /* Keys on several members. */
+        if (is_cmd(cmd, "mget") || is_cmd(cmd, "mset") || is_cmd(cmd, "del") ||
+            is_cmd(cmd, "unlink") || is_cmd(cmd, "exists") || is_cmd(cmd, "touch")) {
+            scatter_keys(c, v, cmd, argc, argv);
+        } else {
+            reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+        }
+        return true;
+    }
+    if (owner == v->self) {
+        return false;
+    }
+    if (owner < 0) {
+        reply_error(c, ERR_SLOT_DOWN);
+        return true;
+    }
+    struct gather *g = gather_new(c, G_RELAY, 1);
+    send_part(c, v, owner, g, 0, argc, argv);
+    gather_start(c, g);
+    return true;
+}
+
+/* ---- the bus side ----------------------------------------------------------*/
+
+void
+cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
+{
+    if (arg_is(&argv[0], "rc.exec") && argc >= 3 && argv[1].len == 1 &&
+        (argv[1].p[0] == '2' || argv[1].p[0] == '3')) {
+        enum resp_proto saved = c->proto;
+
+        c->proto = (enum resp_proto)(argv[1].p[0] - '0');
+        c->no_route = true;
+        commands_dispatch(c, argc - 2, argv + 2);
+        c->no_route = false;
+        c->proto = saved;
+        return;
+    }
+    if (argv[0].len > 7 && strncasecmp(argv[0].p, "gossip.", 7) == 0 && cl.enabled) {
+        struct inbox_item *it = calloc(1, sizeof *it);
+        size_t cap = (size_t)argc / 7 + 1;
+
+        it->kind = IN_GOSSIP;
+        it->msg.records = calloc(cap, sizeof *it->msg.records);
+        if (mbr_msg_decode(argv, (size_t)argc, &it->msg, it->msg.records, cap) != MBR_OK) {
+            free(it->msg.records);
+            free(it);
+            reply_error(c, "ERR malformed gossip message");
+            return;
+        }
+        inbox_post(it);
+        reply_ok(c);
+        return;
+    }
+    reply_errorf(c, "ERR unknown cluster bus command '%.64s'", argv[0].p);
+}
+
+/* ---- INFO and CLUSTER --------------------------------------------------------*/
+
+static size_t
+count_state(struct view *v, enum mbr_state st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < v->n; i++) {
+        n += v->m[i].state == st;
+    }
+    return n;
+}
+
+void
+cluster_info(struct resp_buf *b)
+{
+    char line[256];
+    int n;
+
+    n = snprintf(line, sizeof line, "cluster_enabled:%d\r\n", cl.enabled);
+    resp_add_raw(b, line, (size_t)n);
+    if (cl.enabled) {
+        struct view *v = view_get();
+        n = snprintf(line, sizeof line, "cluster_known_nodes:%zu\r\ncluster_alive_nodes:%zu\r\n"
+                     "cluster_suspect_nodes:%zu\r\ncluster_dead_nodes:%zu\r\n",
+                     v->n, count_state(v, MBR_ALIVE), count_state(v, MBR_SUSPECT),
+                     count_state(v, MBR_DEAD));
+        resp_add_raw(b, line, (size_t)n);
+    }
+}
+
+static bool
+cluster_required(struct client *c)
+{
+    if (!cl.enabled) {
+        reply_error(c, "ERR This instance has cluster support disabled");
+        return false;
+    }
+    return true;
+}
+
+static const char *
+node_flags(const struct view *v, size_t i)
+{
+    static const char *const with_self[] = { "myself,master", "myself,master", "myself,master,fail?",
+                                             "myself,master,fail", "myself,master", "myself,master,noaddr" };
+    static const char *const others[] = { "master", "master", "master,fail?", "master,fail",
+                                          "master", "master,noaddr" };
+
+    return (int)i == v->self ? with_self[v->m[i].state] : others[v->m[i].state];
+}
+
+void
+cmd_cluster_info(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct view *v;
+    char text[1024];
+    size_t served = 0, fail = 0, pfail = 0;
+    int n;
+
+    (void)argc;
+    (void)argv;
+    if (!cluster_required(c)) {
+        return;
+    }
+    v = view_get();
+    for (int s = 0; s < CLUSTER_SLOTS; s++) {
+        int o = v->owner[s];
+        served += o >= 0;
+        fail += o >= 0 && v->m[o].state == MBR_DEAD;
+        pfail += o >= 0 && v->m[o].state == MBR_SUSPECT;
+    }
+    n = snprintf(text, sizeof text,
+                 "cluster_state:%s\r\ncluster_slots_assigned:%zu\r\ncluster_slots_ok:%zu\r\n"
+                 "cluster_slots_pfail:%zu\r\ncluster_slots_fail:%zu\r\ncluster_known_nodes:%zu\r\n"
+                 "cluster_size:%zu\r\ncluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n"
+                 "cluster_stats_messages_sent:%llu\r\ncluster_stats_messages_received:%llu\r\n"
+                 "total_cluster_links_buffer_limit_exceeded:0\r\n",
+                 fail == 0 && served == CLUSTER_SLOTS ? "ok" : "fail", served,
+                 served - fail - pfail, pfail, fail, v->n,
+                 v->n - count_state(v, MBR_LEFT), (unsigned long long)v->m[v->self].incarnation,
+                 (unsigned long long)v->m[v->self].incarnation,
+                 (unsigned long long)cl.msgs_sent, (unsigned long long)cl.msgs_received);
+    resp_add_verbatim(&c->out, c->proto, "txt", text, (size_t)n);
+}
+
+void
+cmd_cluster_myid(struct client *c, int argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    (void)argv;
+    if (cluster_required(c)) {
+        struct view *v = view_get();
+        resp_add_bulk_cstr(&c->out, v->m[v->self].id);
+    }
+}
+
+void
+cmd_cluster_keyslot(struct client *c, int argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    resp_add_int(&c->out, slots_keyslot(argv[2].p, argv[2].len));
+}
+
+/* Contiguous runs of slots with the same owner. */
+static int
+next_range(const struct view *v, int from, int *end)
+{
+    int o = v->owner[from];
+
+    *end = from;
+    while (*end + 1 < CLUSTER_SLOTS && v->owner[*end + 1] == o) {
+        (*end)++;
+    }
+    return o;
+}
+
+void
+cmd_cluster_nodes(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct view *v;
+    struct resp_buf text;
+
+    (void)argc;
+    (void)argv;
+    if (!cluster_required(c)) {
+        return;
+    }
+    v = view_get();
+    resp_buf_init(&text);
+    for (size_t i = 0; i < v->n; i++) {
+        char line[256];
+        int n;
+
+        if (v->m[i].state == MBR_LEFT) {
+            continue;
+        }
+        n = snprintf(line, sizeof line, "%s %s:%u@%u %s - 0 %lld %llu %s", v->m[i].id,
+                     v->m[i].addr, v->m[i].port, v->m[i].bus_port, node_flags(v, i),
+                     (long long)now_ms(), (unsigned long long)v->m[i].incarnation,
+                     v->m[i].state == MBR_DEAD ? "disconnected" : "connected");
+        resp_add_raw(&text, line, (size_t)n);
+        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
+            if (next_range(v, s, &end) == (int)i) {
+                n = s == end ? snprintf(line, sizeof line, " %d", s)
+                             : snprintf(line, sizeof line, " %d-%d", s, end);
+                resp_add_raw(&text, line, (size_t)n);
+            }
+        }
+        resp_add_raw(&text, "\n", 1);
+    }
+    resp_add_verbatim(&c->out, c->proto, "txt", text.data ? text.data : "", text.len);
+    resp_buf_deinit(&text);
+}
+
+void
+cmd_cluster_slots(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct view *v;
+    size_t ranges = 0;
+
+    (void)argc;
+    (void)argv;
+    if (!cluster_required(c)) {
+        return;
+    }
+    v = view_get();
+    for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
+        ranges += next_range(v, s, &end) >= 0;
+    }
+    resp_add_array(&c->out, ranges);
+    for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
+        int o = next_range(v, s, &end);
+        if (o < 0) {
+            continue;
+        }
+        resp_add_array(&c->out, 3);
+        resp_add_int(&c->out, s);
+        resp_add_int(&c->out, end);
+        resp_add_array(&c->out, 4);
+        resp_add_bulk_cstr(&c->out, v->m[o].addr);
+        resp_add_int(&c->out, v->m[o].port);
+        resp_add_bulk_cstr(&c->out, v->m[o].id);
+        resp_add_map(&c->out, c->proto, 0);
+    }
+}
+
+void
+cmd_cluster_shards(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct view *v;
+    size_t shards = 0;
+
+    (void)argc;
+    (void)argv;
+    if (!cluster_required(c)) {
+        return;
+    }
+    v = view_get();
+    for (size_t i = 0; i < v->n; i++) {
+        shards += v->m[i].state != MBR_LEFT;
+    }
+    resp_add_array(&c->out, shards);
+    for (size_t i = 0; i < v->n; i++) {
+        size_t nranges = 0;
+
+        if (v->m[i].state == MBR_LEFT) {
+            continue;
+        }
+        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
+            nranges += next_range(v, s, &end) == (int)i;
+        }
+        resp_add_map(&c->out, c->proto, 2);
+        resp_add_bulk_cstr(&c->out, "slots");
+        resp_add_array(&c->out, nranges * 2);
+        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
+            if (next_range(v, s, &end) == (int)i) {
+                resp_add_int(&c->out, s);
+                resp_add_int(&c->out, end);
+            }
+        }
+        resp_add_bulk_cstr(&c->out, "nodes");
+        resp_add_array(&c->out, 1);
+        resp_add_map(&c->out, c->proto, 7);
+        resp_add_bulk_cstr(&c->out, "id");
+        resp_add_bulk_cstr(&c->out, v->m[i].id);
+        resp_add_bulk_cstr(&c->out, "port");
+        resp_add_int(&c->out, v->m[i].port);
+        resp_add_bulk_cstr(&c->out, "ip");
+        resp_add_bulk_cstr(&c->out, v->m[i].addr);
+        resp_add_bulk_cstr(&c->out, "endpoint");
+        resp_add_bulk_cstr(&c->out, v->m[i].addr);
+        resp_add_bulk_cstr(&c->out, "role");
+        resp_add_bulk_cstr(&c->out, "master");
+        resp_add_bulk_cstr(&c->out, "replication-offset");
+        resp_add_int(&c->out, 0);
+        resp_add_bulk_cstr(&c->out, "health");
+        resp_add_bulk_cstr(&c->out, v->m[i].state == MBR_DEAD ? "fail" : "online");
+    }
+}
+
+struct slot_keys {
+    uint16_t slot;
+    long long want, n;
+    struct resp_buf keys;
+};
+
+static void
+slot_key_cb(void *ctx, const struct item *it)
+{
+    struct slot_keys *sk = ctx;
+
+    if (slots_keyslot(item_key(it), it->klen) == sk->slot && (sk->want < 0 || sk->n < sk->want)) {
+        if (sk->want >= 0) {
+            resp_add_bulk(&sk->keys, item_key(it), it->klen);
+        }
+        sk->n++;
+    }
+}
+
+/* Keys of one slot held here. The store has no slot index yet, so this
+ * scans the local keyspace: fine for tooling, not for a hot path. */
+static void
+slot_keys(struct client *c, uint16_t slot, long long want, struct slot_keys *sk)
+{
+    uint64_t cursor = 0;
+
+    memset(sk, 0, sizeof *sk);
+    sk->slot = slot;
+    sk->want = want;
+    do {
+        cursor = store_scan(server.store, cursor, 1024, slot_key_cb, sk, c->now_ms);
+    } while (cursor != 0 && (want < 0 || sk->n < want));
+}
+
+static bool
+slot_arg(struct client *c, const struct resp_arg *a, uint16_t *slot)
+{
+    long long s;
+
+    if (!arg_ll(a, &s) || s < 0 || s >= CLUSTER_SLOTS) {
+        reply_error(c, "ERR Invalid slot");
+        return false;
+    }
+    *slot = (uint16_t)s;
+    return true;
+}
+
+/* Forward a slot command to the slot's owner, unless that is us. */
+static bool
+route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *argv)
+{
+    struct view *v = view_get();
+    int o = v->owner[slot];
+
+    if (c->no_route || (c->flags & CLIENT_BUS) || o == v->self) {
+        return false;
+    }
+    if (o < 0) {
+        reply_error(c, ERR_SLOT_DOWN);
+        return true;
+    }
+    struct gather *g = gather_new(c, G_RELAY, 1);
+    send_part(c, v, o, g, 0, argc, argv);
+    gather_start(c, g);
+    return true;
+}
+
+void
+cmd_cluster_countkeysinslot(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct slot_keys sk;
+    uint16_t slot;
+
+    if (!cluster_required(c) || !slot_arg(c, &argv[2], &slot) || route_slot(c, slot, argc, argv)) {
+        return;
+    }
+    slot_keys(c, slot, -1, &sk);
+    resp_add_int(&c->out, sk.n);
+}
+
+void
+cmd_cluster_getkeysinslot(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct slot_keys sk;
+    uint16_t slot;
+    long long count;
+
+    if (!cluster_required(c) || !slot_arg(c, &argv[2], &slot)) {
+        return;
+    }
+    if (!arg_ll(&argv[3], &count) || count < 0) {
+        reply_error(c, "ERR Invalid number of keys");
+        return;
+    }
+    if (route_slot(c, slot, argc, argv)) {
+        return;
+    }
+    slot_keys(c, slot, count, &sk);
+    resp_add_array(&c->out, (size_t)sk.n);
+    resp_add_raw(&c->out, sk.keys.data, sk.keys.len);
+    resp_buf_deinit(&sk.keys);
+}
+
+void
+cmd_cluster_meet(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct inbox_item *it;
+    long long port, bus;
+    char addr[MBR_ADDR_MAX];
+
+    if (!cluster_required(c)) {
+        return;
+    }
+    if (argc > 5 || !arg_ll(&argv[3], &port) || port <= 0 || port > 65535 ||
+        (argc == 5 && (!arg_ll(&argv[4], &bus) || bus <= 0 || bus > 65535))) {
+        reply_errorf(c, "ERR Invalid node address specified: %.*s:%.*s", (int)argv[2].len,
+                     argv[2].p, (int)argv[3].len, argv[3].p);
+        return;
+    }
+    if (argc < 5) {
+        bus = port + 10000;
+    }
+    snprintf(addr, sizeof addr, "%.*s", (int)argv[2].len, argv[2].p);
+    if (strcmp(addr, "localhost") == 0) {
+        snprintf(addr, sizeof addr, "127.0.0.1");
+    }
+    it = calloc(1, sizeof *it);
+    it->kind = IN_MEET;
+    memcpy(it->addr, addr, sizeof it->addr);
+    it->bus_port = (uint16_t)bus;
+    inbox_post(it);
+    reply_ok(c);
+}
+
+void
+cmd_cluster_forget(struct client *c, int argc, const struct resp_arg *argv)
+{
+    (void)argc;
+    (void)argv;
+    if (cluster_required(c)) {
+        /* Members leave the ring when they are dead longer than
+         * node-forget-timeout; forgetting one by hand comes with rebalancing. */
+        reply_error(c, "ERR CLUSTER FORGET is not supported yet: dead members are forgotten after node-forget-timeout");
+    }
+}

@@ -1,0 +1,48 @@
+/*
+ * server/cluster.h — the server side of cluster mode: drives the sans-IO
+ * membership state machine (cluster/membership.h) on the main thread over
+ * the bus, publishes which member owns each slot (cluster/ring.h) to the
+ * workers, and routes client commands: run locally, forward to the owner,
+ * or scatter over owners and gather the replies.
+ *
+ * Threads: membership, gossip links and nodes.conf belong to the main
+ * thread. Workers read an immutable view (members and slot owners) that the
+ * main thread replaces on every membership change and frees only after a
+ * grace period, so a worker never takes a lock to route. Each worker has
+ * its own links to the other members for forwarded commands.
+ */
+#ifndef SERVER_CLUSTER_H
+#define SERVER_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "resp/reader.h"
+#include "resp/writer.h"
+
+struct client;
+struct command;
+struct worker;
+
+bool cluster_enabled(void);
+int cluster_setup(void);     /* main thread, after net_setup; -1 on error */
+void cluster_teardown(void);
+
+void cluster_worker_setup(struct worker *w);
+void cluster_worker_teardown(struct worker *w);
+void cluster_worker_cron(struct worker *w, int64_t now);
+
+/* Main thread: a socket accepted on the bus port. */
+void cluster_bus_accept_cb(int fd, short what, void *arg);
+
+/* True when the command was forwarded or scattered: its reply will come
+ * later (the client waits), or was already written. */
+bool cluster_route(struct client *c, const struct command *cmd, int argc,
+                   const struct resp_arg *argv);
+
+/* A request read on a bus connection (internal commands only). */
+void cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv);
+
+void cluster_info(struct resp_buf *b);
+
+#endif
