@@ -1,0 +1,529 @@
+/*
+ * tests/cluster/test_cluster.c — real ringcache-server processes forming a
+ * cluster on loopback: routing through any member, scatter/gather, joins,
+ * failure detection after kill -9, restart with the same id, the bus
+ * refusing what it should, and cluster-aware clients (redis-cli -c,
+ * redis-py's RedisCluster).
+ *
+ * Members are started here rather than by the harness because each needs a
+ * chosen client port and bus port, and a restart must reuse both.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+#define MAX_NODES 5
+#define GOSSIP_MS 100
+#define DETECT_MS 1000
+/* Slack for the test's own measurement: polling every 10 ms, a process
+ * that takes a moment to die, a loaded 2-core machine. Not the system's. */
+#define MEASURE_SLACK_MS 250
+
+struct node {
+    struct harness_server s; /* pid and port, for the harness's helpers */
+    int bus_port;
+    char dir[128];
+};
+
+static struct node nodes[MAX_NODES];
+static int nnodes;
+
+static int
+free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(eq(int, bind(fd, (struct sockaddr *)&a, sizeof a), 0));
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static const char *
+server_path(void)
+{
+    const char *p = getenv("RINGCACHE_SERVER");
+    return p != NULL ? p : "./ringcache-server";
+}
+
+/* Start member i (reusing its ports and dir when it restarts). */
+static void
+node_start(int i, int seed)
+{
+    struct node *n = &nodes[i];
+    char port[16], bus[16], seeds[64], fd_ms[16], gossip[16], logpath[192];
+    pid_t pid;
+
+    if (n->s.port == 0) {
+        n->s.port = free_port();
+        n->bus_port = free_port();
+        snprintf(n->dir, sizeof n->dir, "/tmp/rc-cluster-test-%d-%d", (int)getpid(), i);
+        mkdir(n->dir, 0755);
+    }
+    snprintf(port, sizeof port, "%d", n->s.port);
+    snprintf(bus, sizeof bus, "%d", n->bus_port);
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d", seed >= 0 ? nodes[seed].bus_port : 0);
+    snprintf(fd_ms, sizeof fd_ms, "%d", DETECT_MS);
+    snprintf(gossip, sizeof gossip, "%d", GOSSIP_MS);
+    snprintf(logpath, sizeof logpath, "%s/node.log", n->dir);
+    snprintf(n->s.log_path, sizeof n->s.log_path, "%s", logpath);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(server_path(), "ringcache-server", "--port", port, "--bind", "127.0.0.1",
+              "--io-threads", "2", "--cluster-enabled", "yes", "--cluster-bus-port", bus,
+              "--dir", n->dir, "--logfile", "node.log", "--failure-detect-ms", fd_ms,
+              "--gossip-interval-ms", gossip, seed >= 0 ? "--cluster-seeds" : NULL, seeds,
+              (char *)NULL);
+        _exit(127);
+    }
+    n->s.pid = pid;
+    for (int t = 0; t < 500; t++) {
+        redisContext *c = redisConnect("127.0.0.1", n->s.port);
+        bool up = c != NULL && c->err == 0;
+        redisFree(c);
+        if (up) {
+            return;
+        }
+        harness_sleep_ms(10);
+    }
+    cr_fatal("member %d did not start", i);
+}
+
+static void
+node_kill(int i, int sig)
+{
+    int status;
+
+    if (nodes[i].s.pid > 0) {
+        kill(nodes[i].s.pid, sig);
+        waitpid(nodes[i].s.pid, &status, 0);
+        nodes[i].s.pid = -1;
+    }
+}
+
+/* Members node i sees, how many it thinks healthy (no "fail" flag) and how
+ * many dead ("fail", as opposed to the suspect's "fail?"). */
+static void
+view_full(int i, int *known, int *healthy, int *dead)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r = harness_cmd(c, "CLUSTER NODES");
+
+    *known = *healthy = *dead = 0;
+    for (char *line = r->str; line != NULL && *line != '\0';) {
+        char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        char flags[128] = "";
+
+        sscanf(line, "%*s %*s %127s", flags);
+        (*known)++;
+        *healthy += strstr(flags, "fail") == NULL;
+        *dead += strstr(flags, "fail") != NULL && strstr(flags, "fail?") == NULL;
+        line = eol ? eol + 1 : NULL;
+        (void)len;
+    }
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static void
+view_of(int i, int *known, int *healthy)
+{
+    int dead;
+
+    view_full(i, known, healthy, &dead);
+}
+
+/* Wait until every running member sees `want` members, all healthy; returns
+ * the time it took in ms, or -1 after timeout_ms. */
+static long long
+wait_agreement(int want, int timeout_ms)
+{
+    long long t0 = harness_now_ms();
+
+    while (harness_now_ms() - t0 < timeout_ms) {
+        bool all = true;
+        for (int i = 0; i < nnodes && all; i++) {
+            int known, healthy;
+            if (nodes[i].s.pid <= 0) {
+                continue;
+            }
+            view_of(i, &known, &healthy);
+            all = known == want && healthy == want;
+        }
+        if (all) {
+            return harness_now_ms() - t0;
+        }
+        harness_sleep_ms(10);
+    }
+    return -1;
+}
+
+static void
+cluster_up(int n)
+{
+    memset(nodes, 0, sizeof nodes);
+    nnodes = n;
+    for (int i = 0; i < n; i++) {
+        node_start(i, i == 0 ? -1 : 0);
+    }
+    cr_assert(wait_agreement(n, 5000) >= 0, "members did not agree on %d members", n);
+}
+
+static void
+cluster_down(void)
+{
+    char cmd[256];
+
+    for (int i = 0; i < MAX_NODES; i++) {
+        node_kill(i, SIGTERM);
+        if (nodes[i].dir[0] != '\0') {
+            snprintf(cmd, sizeof cmd, "rm -rf %s", nodes[i].dir);
+            if (system(cmd) != 0) {
+                fprintf(stderr, "could not remove %s\n", nodes[i].dir);
+            }
+        }
+    }
+}
+
+static void
+three_up(void)
+{
+    cluster_up(3);
+}
+
+TestSuite(cluster, .init = three_up, .fini = cluster_down, .timeout = 60);
+
+Test(cluster, reads_every_key_written_through_one_member_through_every_other)
+{
+    redisContext *w = harness_connect(&nodes[0].s);
+    redisReply *r;
+
+    for (int i = 0; i < 10000; i++) {
+        redisAppendCommand(w, "SET key:%d value:%d", i, i);
+    }
+    for (int i = 0; i < 10000; i++) {
+        cr_assert(eq(int, redisGetReply(w, (void **)&r), REDIS_OK));
+        cr_assert(eq(str, r->str, "OK"), "SET key:%d: %s", i, r->str);
+        freeReplyObject(r);
+    }
+    for (int m = 1; m < 3; m++) {
+        redisContext *rd = harness_connect(&nodes[m].s);
+        for (int i = 0; i < 10000; i++) {
+            redisAppendCommand(rd, "GET key:%d", i);
+        }
+        for (int i = 0; i < 10000; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "value:%d", i);
+            cr_assert(eq(int, redisGetReply(rd, (void **)&r), REDIS_OK));
+            cr_assert(eq(int, r->type, REDIS_REPLY_STRING), "GET key:%d via member %d", i, m);
+            cr_assert(eq(str, r->str, want));
+            freeReplyObject(r);
+        }
+        redisFree(rd);
+    }
+    r = harness_cmd(w, "DBSIZE");
+    cr_assert(eq(i64, r->integer, 10000));
+    freeReplyObject(r);
+    redisFree(w);
+}
+
+Test(cluster, spreads_keys_over_every_member)
+{
+    redisContext *c = harness_connect(&nodes[1].s);
+
+    for (int i = 0; i < 3000; i++) {
+        freeReplyObject(harness_cmd(c, "SET spread:%d x", i));
+    }
+    for (int m = 0; m < 3; m++) {
+        /* Each member holds a share of the keys: MEMBER-local counts come
+         * from the per-slot command on each of its own slots' keys. */
+        redisContext *mc = harness_connect(&nodes[m].s);
+        redisReply *r = harness_cmd(mc, "INFO keyspace");
+        long long keys = 0;
+        char *p = strstr(r->str, "keys=");
+        if (p != NULL) {
+            keys = atoll(p + 5);
+        }
+        cr_assert(keys > 600 && keys < 1400, "member %d holds %lld of 3000 keys", m, keys);
+        freeReplyObject(r);
+        redisFree(mc);
+    }
+    redisFree(c);
+}
+
+Test(cluster, scatters_and_gathers_multi_key_commands)
+{
+    redisContext *c = harness_connect(&nodes[2].s);
+    redisReply *r;
+
+    r = harness_cmd(c, "MSET a 1 b 2 c 3 d 4 e 5 f 6");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    r = harness_cmd(c, "MGET f e nosuch d c b a");
+    cr_assert(eq(sz, r->elements, 7));
+    cr_assert(eq(str, r->element[0]->str, "6"));
+    cr_assert(eq(int, r->element[2]->type, REDIS_REPLY_NIL));
+    cr_assert(eq(str, r->element[6]->str, "1"));
+    freeReplyObject(r);
+    r = harness_cmd(c, "EXISTS a b nosuch c a");
+    cr_assert(eq(i64, r->integer, 4));
+    freeReplyObject(r);
+    r = harness_cmd(c, "DEL a b nosuch");
+    cr_assert(eq(i64, r->integer, 2));
+    freeReplyObject(r);
+    r = harness_cmd(c, "KEYS *");
+    cr_assert(eq(sz, r->elements, 4));
+    freeReplyObject(r);
+    r = harness_cmd(c, "DBSIZE");
+    cr_assert(eq(i64, r->integer, 4));
+    freeReplyObject(r);
+    /* SCAN walks every member; its cursor says which. */
+    {
+        char cursor[32] = "0";
+        int seen = 0, rounds = 0;
+        do {
+            r = harness_cmd(c, "SCAN %s COUNT 100", cursor);
+            snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+            seen += (int)r->element[1]->elements;
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0 && ++rounds < 1000);
+        cr_assert(eq(int, seen, 4));
+    }
+    r = harness_cmd(c, "FLUSHALL");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    r = harness_cmd(c, "DBSIZE");
+    cr_assert(eq(i64, r->integer, 0));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(cluster, agrees_on_slots_and_keyslot_with_redis)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r = harness_cmd(c, "CLUSTER KEYSLOT {user1}.a");
+
+    cr_assert(eq(i64, r->integer, 8106));
+    freeReplyObject(r);
+    r = harness_cmd(c, "CLUSTER INFO");
+    cr_assert(not(eq(ptr, strstr(r->str, "cluster_state:ok"), NULL)), "%s", r->str);
+    cr_assert(not(eq(ptr, strstr(r->str, "cluster_slots_assigned:16384"), NULL)));
+    cr_assert(not(eq(ptr, strstr(r->str, "cluster_known_nodes:3"), NULL)));
+    freeReplyObject(r);
+    /* CLUSTER SLOTS covers every slot exactly once. */
+    r = harness_cmd(c, "CLUSTER SLOTS");
+    {
+        long long covered = 0, next = 0;
+        for (size_t i = 0; i < r->elements; i++) {
+            long long from = r->element[i]->element[0]->integer;
+            long long to = r->element[i]->element[1]->integer;
+            cr_assert(eq(i64, from, next));
+            covered += to - from + 1;
+            next = to + 1;
+        }
+        cr_assert(eq(i64, covered, 16384));
+    }
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(cluster, refuses_internal_commands_on_the_client_port)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r = harness_cmd(c, "RC.EXEC 2 SET x 1");
+
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    cr_assert(not(eq(ptr, strstr(r->str, "unknown command"), NULL)), "%s", r->str);
+    freeReplyObject(r);
+    r = harness_cmd(c, "GOSSIP.PING 1 x");
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(cluster, survives_a_peer_that_sends_garbage_to_the_bus)
+{
+    struct harness_server bus = { .pid = nodes[0].s.pid, .port = nodes[0].bus_port };
+    redisContext *b = harness_connect(&bus), *c;
+    redisReply *r = harness_cmd(b, "GOSSIP.PING 1 notanid a b c d e f g");
+
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR), "%s", r->str);
+    freeReplyObject(r);
+    r = harness_cmd(b, "SET x 1");
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    freeReplyObject(r);
+    redisFree(b);
+    c = harness_connect(&nodes[0].s);
+    r = harness_cmd(c, "PING");
+    cr_assert(eq(str, r->str, "PONG"));
+    freeReplyObject(r);
+    redisFree(c);
+    cr_assert(wait_agreement(3, 2000) >= 0);
+}
+
+Test(cluster, a_fourth_member_joins_with_meet_and_everyone_agrees)
+{
+    char port[16];
+    redisContext *c;
+    redisReply *r;
+    long long took;
+
+    nnodes = 4;
+    node_start(3, -1);
+    c = harness_connect(&nodes[0].s);
+    snprintf(port, sizeof port, "%d", nodes[3].s.port);
+    r = harness_cmd(c, "CLUSTER MEET 127.0.0.1 %s %d", port, nodes[3].bus_port);
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    took = wait_agreement(4, 5000);
+    cr_assert(took >= 0, "4 members did not agree within 5 s");
+    fprintf(stderr, "cluster: 4th member (MEET) agreed by all after %lld ms\n", took);
+    redisFree(c);
+}
+
+Test(cluster, a_fourth_member_joins_through_a_seed)
+{
+    long long took;
+
+    nnodes = 4;
+    node_start(3, 1);
+    took = wait_agreement(4, 5000);
+    cr_assert(took >= 0, "4 members did not agree within 5 s");
+    fprintf(stderr, "cluster: 4th member (seed) agreed by all after %lld ms\n", took);
+}
+
+Test(cluster, sees_a_killed_member_dead_then_alive_again_with_the_same_id)
+{
+    redisContext *c = harness_connect(&nodes[2].s);
+    redisReply *r = harness_cmd(c, "CLUSTER MYID");
+    char id[64];
+    long long t0, took;
+
+    snprintf(id, sizeof id, "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c);
+    node_kill(2, SIGKILL);
+    t0 = harness_now_ms();
+    for (;;) {
+        int k0, h0, d0, k1, h1, d1;
+        view_full(0, &k0, &h0, &d0);
+        view_full(1, &k1, &h1, &d1);
+        if (d0 == 1 && d1 == 1) {
+            break;
+        }
+        cr_assert(harness_now_ms() - t0 < 5000, "kill -9 not detected within 5 s");
+        harness_sleep_ms(10);
+    }
+    took = harness_now_ms() - t0;
+    fprintf(stderr, "cluster: kill -9 seen dead by all after %lld ms (failure-detect-ms %d, "
+            "gossip %d ms)\n", took, DETECT_MS, GOSSIP_MS);
+    cr_assert(took <= DETECT_MS + GOSSIP_MS + MEASURE_SLACK_MS,
+              "detected after %lld ms, bound %d + %d (+%d measuring slack)", took, DETECT_MS,
+              GOSSIP_MS, MEASURE_SLACK_MS);
+    /* A key owned by the dead member is not served (N = 1); others are. */
+    node_start(2, -1); /* no seed: it rejoins from its nodes.conf */
+    took = wait_agreement(3, 5000);
+    cr_assert(took >= 0, "restarted member not seen alive within 5 s");
+    fprintf(stderr, "cluster: restarted member seen alive by all after %lld ms\n", took);
+    c = harness_connect(&nodes[2].s);
+    r = harness_cmd(c, "CLUSTER MYID");
+    cr_assert(eq(str, r->str, id));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(cluster, answers_clusterdown_for_a_dead_members_slots)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    int owned_by_2 = -1;
+    char key[32];
+
+    node_kill(2, SIGKILL);
+    /* Find a key whose slot member 2 owns, from the slot table. */
+    r = harness_cmd(c, "CLUSTER SLOTS");
+    for (int k = 0; k < 100000 && owned_by_2 < 0; k++) {
+        redisReply *ks;
+        snprintf(key, sizeof key, "probe:%d", k);
+        ks = harness_cmd(c, "CLUSTER KEYSLOT %s", key);
+        for (size_t i = 0; i < r->elements; i++) {
+            if (ks->integer >= r->element[i]->element[0]->integer &&
+                ks->integer <= r->element[i]->element[1]->integer &&
+                r->element[i]->element[2]->element[1]->integer == nodes[2].s.port) {
+                owned_by_2 = k;
+            }
+        }
+        freeReplyObject(ks);
+    }
+    freeReplyObject(r);
+    cr_assert(owned_by_2 >= 0);
+    /* Before failure detection the link is refused; after it, the member is
+     * dead: either way the client gets an error at once, not a hang. */
+    for (int t = 0; t < 3; t++) {
+        long long t0 = harness_now_ms();
+        r = harness_cmd(c, "GET %s", key);
+        cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+        cr_assert(eq(str, r->str, "CLUSTERDOWN Hash slot not served"));
+        cr_assert(harness_now_ms() - t0 < 1500);
+        freeReplyObject(r);
+        harness_sleep_ms(600);
+    }
+    redisFree(c);
+}
+
+static int
+run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    size_t n;
+
+    cr_assert(not(eq(ptr, p, NULL)));
+    n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    return pclose(p);
+}
+
+Test(cluster, works_with_redis_cli_in_cluster_mode)
+{
+    char cmd[256], out[256];
+
+    snprintf(cmd, sizeof cmd, "redis-cli -c -p %d SET climode yes 2>&1", nodes[0].s.port);
+    cr_assert(eq(int, run(cmd, out, sizeof out), 0));
+    cr_assert(eq(str, out, "OK\n"));
+    snprintf(cmd, sizeof cmd, "redis-cli -c -p %d GET climode 2>&1", nodes[1].s.port);
+    cr_assert(eq(int, run(cmd, out, sizeof out), 0));
+    cr_assert(eq(str, out, "yes\n"));
+}
+
+Test(cluster, works_with_redis_py_rediscluster)
+{
+    char cmd[1024], out[256];
+
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \""
+             "from redis.cluster import RedisCluster\n"
+             "rc = RedisCluster(host='127.0.0.1', port=%d)\n"
+             "assert len(rc.get_nodes()) == 3, rc.get_nodes()\n"
+             "for i in range(200): rc.set('py:%%d' %% i, i)\n"
+             "assert [int(rc.get('py:%%d' %% i)) for i in range(200)] == list(range(200))\n"
+             "assert rc.mget_nonatomic(['py:1', 'py:2']) == [b'1', b'2']\n"
+             "print('ok')\" 2>&1",
+             nodes[2].s.port);
+    cr_assert(eq(int, run(cmd, out, sizeof out), 0), "%s", out);
+    cr_assert(eq(str, out, "ok\n"));
+}
