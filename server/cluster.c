@@ -668,6 +668,7 @@ struct part {
 
 struct gather {
     struct client *c;
+    struct reply_slot *slot;   /* where the reply goes, in request order */
     enum gather_kind kind;
     int nparts, outstanding;
     int nkeys;
@@ -709,18 +710,33 @@ reply_int(const char *r, size_t len, bool *ok)
     return neg ? -v : v;
 }
 
-/* Write the gathered reply to the client. */
+static void gather_reply(struct gather *g, struct resp_buf *out);
+
+/* Put the gathered reply in its slot and release what is in order. */
 static void
 gather_finish(struct gather *g)
 {
+    gather_reply(g, &g->slot->buf);
+    client_slot_done(g->c, g->slot);
+}
+
+static void
+slot_error(struct resp_buf *out, struct client *c, const char *msg)
+{
+    resp_add_error(out, msg, strlen(msg));
+    STAT_INC(c->w, total_error_replies);
+}
+
+static void
+gather_reply(struct gather *g, struct resp_buf *out)
+{
     struct client *c = g->c;
-    struct resp_buf *out = &c->out;
 
     /* The first error or failed part decides, as a single node would. */
     for (int i = 0; i < g->nparts; i++) {
         const struct part *p = &g->parts[i];
         if (p->reply == NULL) {
-            reply_error(c, ERR_SLOT_DOWN);
+            slot_error(out, c, ERR_SLOT_DOWN);
             return;
         }
         if (p->reply[0] == '-' && g->kind != G_RELAY) {
@@ -740,7 +756,7 @@ gather_finish(struct gather *g)
             if (resp_reply_elements(p->reply, p->len, tmp, (size_t)p->npos) != p->npos) {
                 free(tmp);
                 free(el);
-                reply_error(c, ERR_SLOT_DOWN);
+                slot_error(out, c, ERR_SLOT_DOWN);
                 return;
             }
             for (int j = 0; j < p->npos; j++) {
@@ -794,7 +810,7 @@ gather_finish(struct gather *g)
         int next;
 
         if (resp_reply_elements(p->reply, p->len, el, 2) != 2) {
-            reply_error(c, ERR_SLOT_DOWN);
+            slot_error(out, c, ERR_SLOT_DOWN);
             return;
         }
         /* el[0] is "$<n>\r\n<digits>\r\n". */
@@ -917,6 +933,7 @@ gather_new(struct client *c, enum gather_kind kind, int nparts)
     struct gather *g = calloc(1, sizeof *g);
 
     g->c = c;
+    g->slot = client_slot_push(c);
     g->kind = kind;
     g->nparts = nparts;
     g->outstanding = nparts + 1; /* + the sending, see gather_start */

@@ -161,6 +161,12 @@ client_create(struct worker *w, int fd, bool bus)
 static void
 client_destroy(struct client *c)
 {
+    while (c->slots != NULL) {
+        struct reply_slot *s = c->slots;
+        c->slots = s->next;
+        resp_buf_deinit(&s->buf);
+        free(s);
+    }
     resp_reader_destroy(&c->rd);
     resp_buf_deinit(&c->in);
     resp_buf_deinit(&c->out);
@@ -223,7 +229,73 @@ client_wait_done(struct client *c)
 void
 client_wake(struct client *c)
 {
-    event_active(c->ev_write, EV_WRITE, 0);
+    if (!(c->flags & CLIENT_ZOMBIE)) {
+        event_active(c->ev_write, EV_WRITE, 0);
+    }
+}
+
+struct reply_slot *
+client_slot_push(struct client *c)
+{
+    struct reply_slot *s = calloc(1, sizeof *s);
+
+    if (s == NULL) {
+        abort();
+    }
+    if (c->slots_tail != NULL) {
+        c->slots_tail->next = s;
+    } else {
+        c->slots = s;
+    }
+    c->slots_tail = s;
+    c->nslots++;
+    return s;
+}
+
+void
+client_slot_done(struct client *c, struct reply_slot *s)
+{
+    s->done = true;
+    while (c->slots != NULL && c->slots->done) {
+        struct reply_slot *h = c->slots;
+
+        resp_add_raw(&c->out, h->buf.data + h->buf.pos, resp_buf_pending(&h->buf));
+        resp_buf_deinit(&h->buf);
+        c->slots = h->next;
+        if (c->slots == NULL) {
+            c->slots_tail = NULL;
+        }
+        c->nslots--;
+        free(h);
+    }
+}
+
+/* Run one request. While earlier replies are still in flight on other
+ * members, this one's reply waits in a slot behind them. */
+static void
+client_run(struct client *c, int argc, const struct resp_arg *argv)
+{
+    struct resp_buf direct;
+
+    if (c->slots == NULL) {
+        commands_dispatch(c, argc, argv);
+        return;
+    }
+    direct = c->out;
+    resp_buf_init(&c->out);
+    commands_dispatch(c, argc, argv);
+    if (resp_buf_pending(&c->out) > 0) {
+        struct resp_buf mine = c->out;
+        struct reply_slot *s;
+
+        c->out = direct;
+        s = client_slot_push(c);
+        s->buf = mine;
+        client_slot_done(c, s);
+    } else {
+        resp_buf_deinit(&c->out);
+        c->out = direct;
+    }
 }
 
 void
@@ -321,7 +393,7 @@ client_process_input(struct client *c)
 
     buf_borrow(&c->out, &w->spare_out);
     client_sync_limits(c);
-    while (resp_buf_pending(&c->in) > 0 && c->waiting == 0 &&
+    while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->limits_authed != c->authed) {
             client_sync_limits(c);
@@ -345,12 +417,9 @@ client_process_input(struct client *c)
             break;
         }
         if (req.argc > 0) {
-            commands_dispatch(c, req.argc, req.argv);
+            client_run(c, req.argc, req.argv);
         }
         resp_buf_consume(&c->in, used);
-        if (c->waiting > 0) {
-            break; /* the reply comes from another member: keep order */
-        }
         if (resp_buf_pending(&c->out) > READ_CHUNK) {
             if (output_limits_hit(c) || !client_flush(c)) {
                 break;
@@ -441,7 +510,7 @@ client_flush(struct client *c)
     if (event_pending(c->ev_write, EV_WRITE, NULL)) {
         event_del(c->ev_write);
     }
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->slots == NULL) {
         return false;
     }
     buf_return(&c->out, &w->spare_out);
@@ -465,7 +534,8 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
     }
     /* Requests buffered while output was paused, or while a reply came
      * from another member, get no new read event: run them now. */
-    if (c->waiting == 0 && !(c->flags & CLIENT_READ_PAUSED) && resp_buf_pending(&c->in) > 0) {
+    if (c->nslots < CLIENT_MAX_SLOTS && !(c->flags & CLIENT_READ_PAUSED) &&
+        resp_buf_pending(&c->in) > 0) {
         client_process_input(c);
         if (!client_flush(c)) {
             client_free(c);

@@ -87,6 +87,15 @@ enum {
     CLIENT_ZOMBIE = 1 << 4,            /* closed, freed when `waiting` ends */
 };
 
+/* A reply that must wait its turn: the client has commands in flight on
+ * other members, and replies go back in request order. */
+struct reply_slot {
+    struct reply_slot *next;
+    struct resp_buf buf;
+    bool done;
+};
+#define CLIENT_MAX_SLOTS 1024 /* in-flight replies before reading pauses */
+
 struct client {
     uint64_t id;
     int fd;
@@ -97,6 +106,8 @@ struct client {
     enum resp_proto proto;
     int flags;
     int waiting;                  /* replies expected from other members */
+    struct reply_slot *slots, *slots_tail; /* in request order */
+    int nslots;
     bool no_route;                /* run commands here (bus, scatter parts) */
     bool authed;
     bool limits_authed;           /* the reader's limits were set for authed */
@@ -151,6 +162,10 @@ void client_request_kill(struct client *c); /* any thread, clients_lock held */
 bool client_wait_done(struct client *c);
 /* Owner thread: the awaited replies are in c->out; send them and go on. */
 void client_wake(struct client *c);
+/* Owner thread: reserve the place of a reply that will come later. */
+struct reply_slot *client_slot_push(struct client *c);
+/* Owner thread: the slot's reply is complete: release what is in order. */
+void client_slot_done(struct client *c, struct reply_slot *s);
 /* Main thread: give an accepted socket to a worker. */
 void net_hand_off(int fd, bool bus);
 /* Listen on one address ("127.0.0.1", "::1", "*"); -1 on failure. */
