@@ -1259,7 +1259,9 @@ void
 cmd_cluster_keyslot(struct client *c, int argc, const struct resp_arg *argv)
 {
     (void)argc;
-    resp_add_int(&c->out, slots_keyslot(argv[2].p, argv[2].len));
+    if (cluster_required(c)) {
+        resp_add_int(&c->out, slots_keyslot(argv[2].p, argv[2].len));
+    }
 }
 
 /* Contiguous runs of slots with the same owner. */

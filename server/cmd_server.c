@@ -11,14 +11,32 @@
 #include "server/log.h"
 #include "storage/store.h"
 
+static bool
+is_glob(const struct resp_arg *a)
+{
+    return memchr(a->p, '*', a->len) || memchr(a->p, '?', a->len) || memchr(a->p, '[', a->len);
+}
+
+/* CONFIG GET: an exact name is echoed as the client spelled it, a pattern
+ * matches our names (as Redis 7.0 does). */
 void
 cmd_config_get(struct client *c, int argc, const struct resp_arg *argv)
 {
+    const struct resp_arg *as_given[OPT__COUNT] = { NULL };
     bool hit[OPT__COUNT] = { false };
     size_t n = 0;
     char val[4096];
 
     for (int i = 2; i < argc; i++) {
+        if (!is_glob(&argv[i])) {
+            int id = config_lookup(argv[i].p, argv[i].len);
+            if (id >= 0 && !hit[id]) {
+                hit[id] = true;
+                as_given[id] = &argv[i];
+                n++;
+            }
+            continue;
+        }
         for (int id = 0; id < OPT__COUNT; id++) {
             const char *name = config_name((enum config_id)id);
             if (!hit[id] && glob_match(argv[i].p, argv[i].len, name, strlen(name), true)) {
@@ -30,7 +48,11 @@ cmd_config_get(struct client *c, int argc, const struct resp_arg *argv)
     resp_add_map(&c->out, c->proto, n);
     for (int id = 0; id < OPT__COUNT; id++) {
         if (hit[id]) {
-            resp_add_bulk_cstr(&c->out, config_name((enum config_id)id));
+            if (as_given[id] != NULL) {
+                resp_add_bulk(&c->out, as_given[id]->p, as_given[id]->len);
+            } else {
+                resp_add_bulk_cstr(&c->out, config_name((enum config_id)id));
+            }
             config_format((enum config_id)id, val, sizeof val);
             resp_add_bulk_cstr(&c->out, val);
         }
@@ -60,15 +82,10 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
         }
         for (int j = 0; j < n; j++) {
             if (ids[j] == id) {
-                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - "
-                             "duplicate parameter", config_name((enum config_id)id));
+                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
+                             "duplicate parameter", (int)argv[i].len, argv[i].p);
                 return;
             }
-        }
-        if (!config_mutable((enum config_id)id)) {
-            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - "
-                         "can't set immutable config", config_name((enum config_id)id));
-            return;
         }
         ids[n++] = id;
     }
@@ -89,8 +106,8 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
                 char ignored[64];
                 config_set((enum config_id)ids[k], old[k], true, ignored, sizeof ignored);
             }
-            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                         config_name((enum config_id)ids[j]), err);
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                         (int)argv[2 + 2 * j].len, argv[2 + 2 * j].p, err);
             return;
         }
     }
@@ -128,7 +145,7 @@ cmd_time(struct client *c, int argc, const struct resp_arg *argv)
 void
 cmd_shutdown(struct client *c, int argc, const struct resp_arg *argv)
 {
-    bool abort_flag = false, other = false;
+    bool abort_flag = false, other = false, save = false, nosave = false;
 
     for (int i = 1; i < argc; i++) {
         if (arg_is(&argv[i], "abort")) {
@@ -136,12 +153,14 @@ cmd_shutdown(struct client *c, int argc, const struct resp_arg *argv)
         } else if (arg_is(&argv[i], "nosave") || arg_is(&argv[i], "save") ||
                    arg_is(&argv[i], "now") || arg_is(&argv[i], "force")) {
             other = true;
+            save |= arg_is(&argv[i], "save");
+            nosave |= arg_is(&argv[i], "nosave");
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    if (abort_flag && other) {
+    if ((abort_flag && other) || (save && nosave)) {
         reply_error(c, ERR_SYNTAX);
         return;
     }

@@ -233,6 +233,34 @@ doc_parse_seq(const char *s, struct doc_arg **out, int *n)
 }
 
 static void
+doc_free(struct doc_arg *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        doc_free(v[i].kids, v[i].nkids);
+    }
+    free(v);
+}
+
+/* A whole hint; alternatives at the top level ("A a|B b") make one
+ * required oneof, as Redis documents CLIENT SETINFO. */
+static void
+doc_parse_hint(const char *hint, struct doc_arg **args, int *n)
+{
+    const char *s = doc_parse_seq(hint, args, n);
+
+    if (*s == '|') {
+        struct doc_arg node;
+
+        doc_free(*args, *n);
+        *args = NULL;
+        *n = 0;
+        doc_parse_bracket(hint, &node);
+        node.optional = false;
+        doc_push(args, n, &node);
+    }
+}
+
+static void
 doc_write_arg(struct resp_buf *b, enum resp_proto pr, const struct doc_arg *a)
 {
     size_t fields = 2 + (a->token[0] != '\0') + (a->optional || a->multiple) + (a->nkids > 0);
@@ -265,15 +293,6 @@ doc_write_arg(struct resp_buf *b, enum resp_proto pr, const struct doc_arg *a)
     }
 }
 
-static void
-doc_free(struct doc_arg *v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        doc_free(v[i].kids, v[i].nkids);
-    }
-    free(v);
-}
-
 void
 commands_setup(void)
 {
@@ -286,7 +305,7 @@ commands_setup(void)
     for (size_t i = 0; i < NCMDS; i++) {
         cmds[i].id = (int)i;
         lookup_add(&cmds[i]);
-        doc_parse_seq(cmds[i].hint, &cmds[i].args, &cmds[i].nargs);
+        doc_parse_hint(cmds[i].hint, &cmds[i].args, &cmds[i].nargs);
     }
     for (size_t i = 0; i < NSUBS; i++) {
         const char *bar = strchr(subcmds[i].name, '|');
@@ -298,9 +317,8 @@ commands_setup(void)
         parent->subs = realloc(parent->subs, (size_t)(parent->nsubs + 1) * sizeof(void *));
         parent->subs[parent->nsubs++] = &subcmds[i];
         lookup_add(&subcmds[i]);
-        doc_parse_seq(subcmds[i].hint, &subcmds[i].args, &subcmds[i].nargs);
+        doc_parse_hint(subcmds[i].hint, &subcmds[i].args, &subcmds[i].nargs);
     }
-    (void)doc_free;
 }
 
 size_t
@@ -643,6 +661,15 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         CMDSTAT_ADD(c, cmd, rejected, 1);
         return;
     }
+    /* As Redis: under noeviction, once the dataset is over maxmemory every
+     * write that may add memory is refused, whatever its size. Other
+     * policies evict inside the store before each write. */
+    if ((cmd->flags & CMD_DENYOOM) && config_num(OPT_MAXMEMORY_POLICY) == STORE_NOEVICTION &&
+        store_over_maxmemory(server.store)) {
+        reply_error(c, ERR_OOM);
+        CMDSTAT_ADD(c, cmd, rejected, 1);
+        return;
+    }
     c->now_ms = now_ms();
     if (cluster_route(c, cmd, argc, argv)) {
         return;
@@ -666,9 +693,47 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
 
 /* ---- COMMAND ---------------------------------------------------------------*/
 
-static const char *const flag_names[] = {
-    "write", "readonly", "denyoom", "fast", "no_auth", "admin", "loading", "stale", "noscript",
+static const char *const flag_names[CMD_REDIS_FLAGS] = {
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
+    "loading", "stale", "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate",
+    "sentinel", "only_sentinel", "no_mandatory_keys", "protected", "module_getkeys",
+    "module_no_cluster", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
 };
+
+/* ACL categories, in Redis's order, derived as Redis derives most of them:
+ * the command's group, read or write, fast or slow, admin and dangerous. */
+static int
+command_categories(const struct command *cmd, const char *out[8])
+{
+    const char *group = cmd->group ? cmd->group : "server";
+    bool keyspace = strcmp(group, "generic") == 0 || (cmd->flags & CMD_ALLNODES);
+    bool admin = (cmd->flags & CMD_ADMIN) != 0;
+    int n = 0;
+
+    if (keyspace) {
+        out[n++] = "@keyspace";
+    }
+    if (cmd->flags & CMD_READONLY) {
+        out[n++] = "@read";
+    }
+    if (cmd->flags & CMD_WRITE) {
+        out[n++] = "@write";
+    }
+    if (strcmp(group, "string") == 0) {
+        out[n++] = "@string";
+    }
+    if (admin) {
+        out[n++] = "@admin";
+    }
+    out[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
+    if (admin || (cmd->flags & CMD_ALLNODES && !(cmd->flags & CMD_FAST))) {
+        out[n++] = "@dangerous";
+    }
+    if (strcmp(group, "connection") == 0) {
+        out[n++] = "@connection";
+    }
+    return n;
+}
 
 static void
 write_command_info(struct client *c, const struct command *cmd)
@@ -678,11 +743,11 @@ write_command_info(struct client *c, const struct command *cmd)
     resp_add_array(&c->out, 10);
     resp_add_bulk_cstr(&c->out, cmd->name);
     resp_add_int(&c->out, cmd->arity);
-    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
+    for (int i = 0; i < CMD_REDIS_FLAGS; i++) {
         nflags += (cmd->flags & (1 << i)) != 0;
     }
     resp_add_set(&c->out, c->proto, (size_t)nflags);
-    for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
+    for (int i = 0; i < CMD_REDIS_FLAGS; i++) {
         if (cmd->flags & (1 << i)) {
             resp_add_status(&c->out, flag_names[i], strlen(flag_names[i]));
         }
@@ -691,10 +756,12 @@ write_command_info(struct client *c, const struct command *cmd)
     resp_add_int(&c->out, cmd->last_key);
     resp_add_int(&c->out, cmd->step);
     {
-        char cat[32];
-        int n = snprintf(cat, sizeof cat, "@%s", cmd->group ? cmd->group : "server");
-        resp_add_set(&c->out, c->proto, 1);
-        resp_add_status(&c->out, cat, (size_t)n);
+        const char *cats[8];
+        int n = command_categories(cmd, cats);
+        resp_add_set(&c->out, c->proto, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            resp_add_status(&c->out, cats[i], strlen(cats[i]));
+        }
     }
     resp_add_set(&c->out, c->proto, 0);  /* tips */
     resp_add_array(&c->out, 0);          /* key specs */
@@ -773,26 +840,53 @@ cmd_command_count(struct client *c, int argc, const struct resp_arg *argv)
     resp_add_int(&c->out, (int64_t)NCMDS);
 }
 
+static bool
+command_has_category(const struct command *cmd, const struct resp_arg *cat)
+{
+    const char *cats[8];
+    int n = command_categories(cmd, cats);
+
+    for (int i = 0; i < n; i++) {
+        if (strlen(cats[i]) - 1 == cat->len && strncasecmp(cats[i] + 1, cat->p, cat->len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
 void
 cmd_command_list(struct client *c, int argc, const struct resp_arg *argv)
 {
-    const char *pattern = NULL;
-    size_t plen = 0, n = 0;
+    enum { ALL, MODULE, ACLCAT, PATTERN } filter = ALL;
+    size_t n = 0;
 
-    if (argc == 5 && arg_is(&argv[2], "filterby") && arg_is(&argv[3], "pattern")) {
-        pattern = argv[4].p;
-        plen = argv[4].len;
-    } else if (argc != 2) {
+    if (argc == 5 && arg_is(&argv[2], "filterby")) {
+        filter = arg_is(&argv[3], "module") ? MODULE : arg_is(&argv[3], "aclcat") ? ACLCAT
+               : arg_is(&argv[3], "pattern") ? PATTERN : ALL;
+    }
+    if ((argc != 2 && filter == ALL) || (argc == 2 && filter != ALL)) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    for (size_t i = 0; i < NCMDS; i++) {
-        n += pattern == NULL || glob_match(pattern, plen, cmds[i].name, strlen(cmds[i].name), true);
-    }
-    resp_add_array(&c->out, n);
-    for (size_t i = 0; i < NCMDS; i++) {
-        if (pattern == NULL || glob_match(pattern, plen, cmds[i].name, strlen(cmds[i].name), true)) {
-            resp_add_bulk_cstr(&c->out, cmds[i].name);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            resp_add_array(&c->out, n);
+        }
+        for (size_t i = 0; i < NCMDS; i++) {
+            const struct command *cmd = &cmds[i];
+            bool want = filter == ALL ||
+                        (filter == ACLCAT && command_has_category(cmd, &argv[4])) ||
+                        (filter == PATTERN && glob_match(argv[4].p, argv[4].len, cmd->name,
+                                                         strlen(cmd->name), true));
+            if (!want) {
+                continue;
+            }
+            if (pass == 0) {
+                n++;
+            } else {
+                resp_add_bulk_cstr(&c->out, cmd->name);
+            }
         }
     }
 }
@@ -849,6 +943,10 @@ cmd_help(struct client *c, int argc, const struct resp_arg *argv)
     size_t i;
 
     (void)argc;
+    if (strcmp(parent->name, "cluster") == 0 && !cluster_enabled()) {
+        reply_error(c, "ERR This instance has cluster support disabled");
+        return;
+    }
     for (i = 0; parent->name[i] != '\0' && i < sizeof up - 1; i++) {
         up[i] = (char)toupper((unsigned char)parent->name[i]);
     }

@@ -17,21 +17,31 @@
 #include "server/errors.h"
 #include "server/server.h"
 
+/* Flags in Redis 7.0's bit order, so COMMAND INFO lists them as Redis does;
+ * ringcache's own flags sit above them. */
 enum {
     CMD_WRITE = 1 << 0,
     CMD_READONLY = 1 << 1,
-    CMD_DENYOOM = 1 << 2,   /* refused while over maxmemory with nothing to evict */
-    CMD_FAST = 1 << 3,
-    CMD_NOAUTH = 1 << 4,    /* allowed before AUTH */
-    CMD_ADMIN = 1 << 5,
-    CMD_LOADING = 1 << 6,
-    CMD_STALE = 1 << 7,
-    CMD_NOSCRIPT = 1 << 8,
-    CMD_CONTAINER = 1 << 9, /* has subcommands */
-    CMD_ALLNODES = 1 << 10, /* in a cluster, runs on every member (KEYS, SCAN...) */
+    CMD_DENYOOM = 1 << 2,   /* refused while over maxmemory under noeviction */
+    CMD_MODULE = 1 << 3,
+    CMD_ADMIN = 1 << 4,
+    CMD_PUBSUB = 1 << 5,
+    CMD_NOSCRIPT = 1 << 6,
+    CMD_BLOCKING = 1 << 7,
+    CMD_LOADING = 1 << 8,
+    CMD_STALE = 1 << 9,
+    CMD_SKIP_MONITOR = 1 << 10,
+    CMD_SKIP_SLOWLOG = 1 << 11,
+    CMD_FAST = 1 << 12,
+    CMD_NOAUTH = 1 << 13,   /* allowed before AUTH */
+    CMD_MAY_REPLICATE = 1 << 14,
+    CMD_NO_MULTI = 1 << 22,
+    CMD_ALLOW_BUSY = 1 << 24,
+    CMD_CONTAINER = 1 << 28, /* has subcommands */
+    CMD_ALLNODES = 1 << 29,  /* in a cluster, runs on every member (KEYS, SCAN...) */
 };
+#define CMD_REDIS_FLAGS 25  /* bits COMMAND INFO reports */
 
-struct doc_arg;
 typedef void cmd_fn(struct client *c, int argc, const struct resp_arg *argv);
 
 struct command {
@@ -59,16 +69,18 @@ struct cmd_stat {
 #define CR CMD_READONLY
 #define CM CMD_DENYOOM
 #define CF CMD_FAST
+#define CLS (CMD_LOADING | CMD_STALE)
+#define CNAUTH (CMD_NOSCRIPT | CLS | CMD_FAST | CMD_NOAUTH | CMD_ALLOW_BUSY)
 #define COMMANDS(X) \
-    X("ping", -1, CF | CMD_STALE, cmd_ping, 0, 0, 0, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]") \
-    X("echo", 2, CF, cmd_echo, 0, 0, 0, "connection", "1.0.0", "Returns the given string.", "message") \
-    X("quit", -1, CF | CMD_NOAUTH | CMD_STALE, cmd_quit, 0, 0, 0, "connection", "1.0.0", "Closes the connection.", "") \
-    X("select", 2, CF | CMD_STALE, cmd_select, 0, 0, 0, "connection", "1.0.0", "Changes the selected database (0 only).", "index") \
-    X("hello", -1, CF | CMD_NOAUTH | CMD_STALE, cmd_hello, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", "[protover [AUTH username password] [SETNAME clientname]]") \
-    X("auth", -2, CF | CMD_NOAUTH | CMD_STALE, cmd_auth, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", "[username] password") \
+    X("ping", -1, CF, cmd_ping, 0, 0, 0, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]") \
+    X("echo", 2, CLS | CF, cmd_echo, 0, 0, 0, "connection", "1.0.0", "Returns the given string.", "message") \
+    X("quit", -1, CNAUTH, cmd_quit, 0, 0, 0, "connection", "1.0.0", "Closes the connection.", "") \
+    X("select", 2, CLS | CF, cmd_select, 0, 0, 0, "connection", "1.0.0", "Changes the selected database (0 only).", "index") \
+    X("hello", -1, CNAUTH, cmd_hello, 0, 0, 0, "connection", "6.0.0", "Handshakes with the server.", "[protover [AUTH username password] [SETNAME clientname]]") \
+    X("auth", -2, CNAUTH, cmd_auth, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", "[username] password") \
     X("client", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", "") \
-    X("reset", 1, CF | CMD_NOAUTH | CMD_STALE, cmd_reset, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", "") \
-    X("command", -1, CMD_STALE, cmd_command, 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", "") \
+    X("reset", 1, CNAUTH, cmd_reset, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", "") \
+    X("command", -1, CLS, cmd_command, 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", "") \
     X("get", 2, CR | CF, cmd_get, 1, 1, 1, "string", "1.0.0", "Returns the string value of a key.", "key") \
     X("set", -3, CW | CM, cmd_set, 1, 1, 1, "string", "1.0.0", "Sets the string value of a key, ignoring its type.", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]") \
     X("setnx", 3, CW | CM | CF, cmd_setnx, 1, 1, 1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "key value") \
@@ -85,7 +97,7 @@ struct cmd_stat {
     X("incrby", 3, CW | CM | CF, cmd_incrby, 1, 1, 1, "string", "1.0.0", "Increments the integer value of a key by a number.", "key increment") \
     X("decrby", 3, CW | CM | CF, cmd_decrby, 1, 1, 1, "string", "1.0.0", "Decrements a number from the integer value of a key.", "key decrement") \
     X("incrbyfloat", 3, CW | CM | CF, cmd_incrbyfloat, 1, 1, 1, "string", "2.6.0", "Increment the floating point value of a key by a number.", "key increment") \
-    X("append", 3, CW | CM, cmd_append, 1, 1, 1, "string", "2.0.0", "Appends a string to the value of a key.", "key value") \
+    X("append", 3, CW | CM | CF, cmd_append, 1, 1, 1, "string", "2.0.0", "Appends a string to the value of a key.", "key value") \
     X("strlen", 2, CR | CF, cmd_strlen, 1, 1, 1, "string", "2.2.0", "Returns the length of a string value.", "key") \
     X("getrange", 4, CR, cmd_getrange, 1, 1, 1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "key start end") \
     X("substr", 4, CR, cmd_getrange, 1, 1, 1, "string", "1.0.0", "Returns a substring from a string value.", "key start end") \
@@ -113,38 +125,38 @@ struct cmd_stat {
     X("flushdb", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
     X("flushall", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
     X("memory", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "4.0.0", "A container for memory diagnostics commands.", "") \
-    X("info", -1, CMD_STALE, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
+    X("info", -1, CLS, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
     X("config", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", "") \
-    X("time", 1, CF | CMD_STALE, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
+    X("time", 1, CLS | CF, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
     X("slowlog", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", "") \
     X("cluster", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "cluster", "3.0.0", "A container for Redis Cluster commands.", "") \
-    X("shutdown", -1, CMD_ADMIN | CMD_STALE, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
+    X("shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CLS | CMD_NO_MULTI | CMD_ALLOW_BUSY, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
 
 /* Subcommands: parent, name, arity, flags, handler, keys, since, summary, hint. */
 #define SUBCOMMANDS(X) \
-    X(client, "id", 2, CF, cmd_client_id, 0, 0, 0, "5.0.0", "Returns the unique client ID of the connection.", "") \
-    X(client, "setname", 3, CF, cmd_client_setname, 0, 0, 0, "2.6.9", "Sets the connection name.", "connection-name") \
-    X(client, "getname", 2, CF, cmd_client_getname, 0, 0, 0, "2.6.9", "Returns the name of the connection.", "") \
-    X(client, "list", -2, CMD_ADMIN, cmd_client_list, 0, 0, 0, "2.4.0", "Lists open connections.", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]") \
-    X(client, "info", 2, CF, cmd_client_info, 0, 0, 0, "6.2.0", "Returns information about the connection.", "") \
-    X(client, "setinfo", 4, CF, cmd_client_setinfo, 0, 0, 0, "7.2.0", "Sets information specific to the client or connection.", "LIB-NAME libname|LIB-VER libver") \
-    X(client, "kill", -3, CMD_ADMIN, cmd_client_kill, 0, 0, 0, "2.4.0", "Terminates open connections.", "[ip:port] [ID client-id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes-or-no]") \
-    X(client, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
-    X(config, "get", -3, CMD_ADMIN, cmd_config_get, 0, 0, 0, "2.0.0", "Returns the effective values of configuration parameters.", "parameter [parameter ...]") \
-    X(config, "set", -4, CMD_ADMIN, cmd_config_set, 0, 0, 0, "2.0.0", "Sets configuration parameters in-flight.", "parameter value [parameter value ...]") \
-    X(config, "resetstat", 2, CMD_ADMIN, cmd_config_resetstat, 0, 0, 0, "2.0.0", "Resets the server's statistics.", "") \
-    X(config, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
-    X(command, "count", 2, 0, cmd_command_count, 0, 0, 0, "2.8.13", "Returns a count of commands.", "") \
-    X(command, "info", -2, 0, cmd_command_info, 0, 0, 0, "2.8.13", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]") \
-    X(command, "docs", -2, 0, cmd_command_docs, 0, 0, 0, "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]") \
-    X(command, "list", -2, 0, cmd_command_list, 0, 0, 0, "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]") \
-    X(command, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
-    X(slowlog, "get", -2, CMD_ADMIN, cmd_slowlog_get, 0, 0, 0, "2.2.12", "Returns the slow log's entries.", "[count]") \
-    X(slowlog, "len", 2, CMD_ADMIN, cmd_slowlog_len, 0, 0, 0, "2.2.12", "Returns the number of entries in the slow log.", "") \
-    X(slowlog, "reset", 2, CMD_ADMIN, cmd_slowlog_reset, 0, 0, 0, "2.2.12", "Clears all entries from the slow log.", "") \
-    X(slowlog, "help", 2, 0, cmd_help, 0, 0, 0, "6.2.0", "Show helpful text about the different subcommands.", "") \
+    X(client, "id", 2, CMD_NOSCRIPT | CLS, cmd_client_id, 0, 0, 0, "5.0.0", "Returns the unique client ID of the connection.", "") \
+    X(client, "setname", 3, CMD_NOSCRIPT | CLS, cmd_client_setname, 0, 0, 0, "2.6.9", "Sets the connection name.", "connection-name") \
+    X(client, "getname", 2, CMD_NOSCRIPT | CLS, cmd_client_getname, 0, 0, 0, "2.6.9", "Returns the name of the connection.", "") \
+    X(client, "list", -2, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_client_list, 0, 0, 0, "2.4.0", "Lists open connections.", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]") \
+    X(client, "info", 2, CMD_NOSCRIPT | CLS, cmd_client_info, 0, 0, 0, "6.2.0", "Returns information about the connection.", "") \
+    X(client, "setinfo", 4, CMD_NOSCRIPT | CLS, cmd_client_setinfo, 0, 0, 0, "7.2.0", "Sets information specific to the client or connection.", "LIB-NAME libname|LIB-VER libver") \
+    X(client, "kill", -3, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_client_kill, 0, 0, 0, "2.4.0", "Terminates open connections.", "[ip:port] [ID client-id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes-or-no]") \
+    X(client, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(config, "get", -3, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_config_get, 0, 0, 0, "2.0.0", "Returns the effective values of configuration parameters.", "parameter [parameter ...]") \
+    X(config, "set", -4, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_config_set, 0, 0, 0, "2.0.0", "Sets configuration parameters in-flight.", "parameter value [parameter value ...]") \
+    X(config, "resetstat", 2, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_config_resetstat, 0, 0, 0, "2.0.0", "Resets the server's statistics.", "") \
+    X(config, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(command, "count", 2, CLS, cmd_command_count, 0, 0, 0, "2.8.13", "Returns a count of commands.", "") \
+    X(command, "info", -2, CLS, cmd_command_info, 0, 0, 0, "2.8.13", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "docs", -2, CLS, cmd_command_docs, 0, 0, 0, "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "list", -2, CLS, cmd_command_list, 0, 0, 0, "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]") \
+    X(command, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(slowlog, "get", -2, CMD_ADMIN | CLS, cmd_slowlog_get, 0, 0, 0, "2.2.12", "Returns the slow log's entries.", "[count]") \
+    X(slowlog, "len", 2, CMD_ADMIN | CLS, cmd_slowlog_len, 0, 0, 0, "2.2.12", "Returns the number of entries in the slow log.", "") \
+    X(slowlog, "reset", 2, CMD_ADMIN | CLS, cmd_slowlog_reset, 0, 0, 0, "2.2.12", "Clears all entries from the slow log.", "") \
+    X(slowlog, "help", 2, CLS, cmd_help, 0, 0, 0, "6.2.0", "Show helpful text about the different subcommands.", "") \
     X(memory, "usage", -3, CR, cmd_memory_usage, 2, 2, 1, "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count]") \
-    X(memory, "help", 2, 0, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(memory, "help", 2, CLS, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "") \
     X(cluster, "info", 2, 0, cmd_cluster_info, 0, 0, 0, "3.0.0", "Returns information about the state of a node.", "") \
     X(cluster, "myid", 2, 0, cmd_cluster_myid, 0, 0, 0, "3.0.0", "Returns the ID of a node.", "") \
     X(cluster, "nodes", 2, 0, cmd_cluster_nodes, 0, 0, 0, "3.0.0", "Returns the cluster configuration for a node.", "") \

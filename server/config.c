@@ -209,7 +209,8 @@ config_set(enum config_id id, const char *value, bool runtime, char *err,
     unsigned long long bytes;
 
     if (runtime && !(o->flags & OPT_MUTABLE)) {
-        snprintf(err, errlen, "can't set immutable config");
+        snprintf(err, errlen, (o->flags & OPT_PROTECTED) ? "can't set protected config"
+                                                         : "can't set immutable config");
         return -1;
     }
     switch (o->type) {
@@ -233,7 +234,10 @@ config_set(enum config_id id, const char *value, bool runtime, char *err,
         }
         break;
     case OPT_BYTES:
-        if (config_parse_bytes(value, &bytes) < 0 || bytes > LLONG_MAX) {
+        /* Redis reads an empty memory value as 0. */
+        if (value[0] == '\0') {
+            bytes = 0;
+        } else if (config_parse_bytes(value, &bytes) < 0 || bytes > LLONG_MAX) {
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }

@@ -22,9 +22,9 @@ enum opt_type {
     OPT_COBL,   /* client-output-buffer-limit: class hard soft seconds ... */
 };
 
-enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1 };
+enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
 
-#define LOGLEVEL_NAMES "debug verbose notice warning nothing"
+#define LOGLEVEL_NAMES "debug verbose notice warning"
 #define POLICY_NAMES "allkeys-lru volatile-lru allkeys-random volatile-random volatile-ttl noeviction"
 
 /* id, name, type, default, min, max, flags, enum names, description */
@@ -32,7 +32,7 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1 };
     X(BIND, "bind", OPT_STRING, "127.0.0.1", 0, 0, 0, NULL, "addresses to listen on, space separated") \
     X(PORT, "port", OPT_INT, "6379", 0, 65535, 0, NULL, "TCP port for clients") \
     X(TCP_BACKLOG, "tcp-backlog", OPT_INT, "511", 0, 65535, 0, NULL, "listen(2) backlog") \
-    X(DIR, "dir", OPT_STRING, ".", 0, 0, 0, NULL, "working directory") \
+    X(DIR, "dir", OPT_STRING, ".", 0, 0, OPT_PROTECTED, NULL, "working directory") \
     X(DAEMONIZE, "daemonize", OPT_BOOL, "no", 0, 1, 0, NULL, "fork into the background") \
     X(PIDFILE, "pidfile", OPT_STRING, "", 0, 0, 0, NULL, "file to write the pid to, empty for none") \
     X(LOGFILE, "logfile", OPT_STRING, "", 0, 0, 0, NULL, "log file, empty for standard output") \
@@ -43,14 +43,14 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1 };
     X(TCP_KEEPALIVE, "tcp-keepalive", OPT_INT, "300", 0, 2147483647, OPT_MUTABLE, NULL, "TCP keepalive interval in seconds, 0 = off") \
     X(MAXMEMORY, "maxmemory", OPT_BYTES, "0", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "dataset memory cap, 0 = none") \
     X(MAXMEMORY_POLICY, "maxmemory-policy", OPT_ENUM, "allkeys-lru", 0, 0, OPT_MUTABLE, POLICY_NAMES, "what to evict at maxmemory") \
-    X(MAXMEMORY_SAMPLES, "maxmemory-samples", OPT_INT, "5", 1, 64, OPT_MUTABLE, NULL, "keys sampled per eviction") \
+    X(MAXMEMORY_SAMPLES, "maxmemory-samples", OPT_INT, "5", 1, 2147483647, OPT_MUTABLE, NULL, "keys sampled per eviction (the store uses at most 64)") \
     X(IO_THREADS, "io-threads", OPT_INT, "0", 0, 128, 0, NULL, "worker threads, 0 = one per CPU") \
     X(STORE_SHARDS, "store-shards", OPT_INT, "256", 1, 65536, 0, NULL, "lock shards of the keyspace, a power of two") \
     X(PROTO_MAX_BULK_LEN, "proto-max-bulk-len", OPT_BYTES, "512mb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest string argument or value") \
     X(CLIENT_QUERY_BUFFER_LIMIT, "client-query-buffer-limit", OPT_BYTES, "1gb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest pending request of one client") \
     X(CLIENT_OUTPUT_BUFFER_LIMIT, "client-output-buffer-limit", OPT_COBL, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0, 0, OPT_MUTABLE, NULL, "class hard soft seconds: close clients whose replies pile up") \
     X(SLOWLOG_LOG_SLOWER_THAN, "slowlog-log-slower-than", OPT_INT, "10000", -1, 9223372036854775807LL, OPT_MUTABLE, NULL, "microseconds; -1 disables, 0 logs everything") \
-    X(SLOWLOG_MAX_LEN, "slowlog-max-len", OPT_INT, "128", 0, 2147483647, OPT_MUTABLE, NULL, "entries kept in the slow log") \
+    X(SLOWLOG_MAX_LEN, "slowlog-max-len", OPT_INT, "128", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "entries kept in the slow log") \
     X(HZ, "hz", OPT_INT, "10", 1, 500, OPT_MUTABLE, NULL, "background task frequency (expiry, timeouts)") \
     X(DATABASES, "databases", OPT_INT, "1", 1, 1, 0, NULL, "ringcache has database 0 only") \
     X(SAVE, "save", OPT_STRING, "", 0, 0, OPT_MUTABLE, NULL, "RDB snapshots are not supported: only \"\" is accepted") \

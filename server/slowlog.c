@@ -128,7 +128,8 @@ cmd_slowlog_get(struct client *c, int argc, const struct resp_arg *argv)
             return;
         }
     } else if (argc > 3) {
-        reply_errorf(c, ERR_ARITY_FMT, "slowlog|get");
+        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
+                     "Try SLOWLOG HELP.", (int)argv[1].len, argv[1].p);
         return;
     }
     pthread_mutex_lock(&slow_lock);

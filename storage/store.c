@@ -521,6 +521,12 @@ over_limit(struct store *st, uint64_t need)
            atomic_load_explicit(&st->used_bytes, memory_order_relaxed) + need > max;
 }
 
+bool
+store_over_maxmemory(struct store *st)
+{
+    return over_limit(st, 0);
+}
+
 /* Evict one key of this shard per the policy; false if none qualifies. */
 static bool
 do_evict_one(struct store *st, struct shard *sh, int policy, int64_t now_ms)

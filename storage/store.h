@@ -219,6 +219,11 @@ int64_t store_memory_usage(struct store *st, const char *key, size_t klen,
 uint64_t store_active_expire(struct store *st, unsigned first, unsigned step,
                              uint64_t budget_us, int64_t now_ms);
 
+/* True when the dataset is over maxmemory (cheap: one atomic load).
+ * With noeviction, Redis refuses every write that may add memory from then
+ * on, whatever its size; the server asks this before such commands. */
+bool store_over_maxmemory(struct store *st);
+
 /* Evict until the dataset fits maxmemory (after a lowered limit). Bounded
  * by max_keys per call, so a caller can spread the work over ticks. Returns
  * the number evicted. */
