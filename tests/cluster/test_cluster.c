@@ -527,3 +527,19 @@ Test(cluster, works_with_redis_py_rediscluster)
     cr_assert(eq(int, run(cmd, out, sizeof out), 0), "%s", out);
     cr_assert(eq(str, out, "ok\n"));
 }
+
+/* One test at a time: each starts its own members, and the detection
+ * bound is about the cluster's timing, not about the machine's load. */
+int
+main(int argc, char *argv[])
+{
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+
+    criterion_options.jobs = 1;
+    if (criterion_handle_args(argc, argv, true)) {
+        result = !criterion_run_all_tests(tests);
+    }
+    criterion_finalize(tests);
+    return result;
+}
