@@ -726,10 +726,10 @@ command_categories(const struct command *cmd, const char *out[8])
         out[n++] = "@admin";
     }
     out[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
-    if (admin || (cmd->flags & CMD_ALLNODES && !(cmd->flags & CMD_FAST))) {
+    if (admin || (cmd->flags & CMD_DANGEROUS)) {
         out[n++] = "@dangerous";
     }
-    if (strcmp(group, "connection") == 0) {
+    if (strcmp(group, "connection") == 0 || (cmd->flags & CMD_CAT_CONNECTION)) {
         out[n++] = "@connection";
     }
     return n;
@@ -930,6 +930,55 @@ cmd_command_docs(struct client *c, int argc, const struct resp_arg *argv)
         if (cmd != NULL) {
             resp_add_bulk_cstr(&c->out, cmd->name);
             write_command_docs(c, cmd);
+        }
+    }
+}
+
+/* COMMAND GETKEYS / GETKEYSANDFLAGS cmd args...: the keys by the table's
+ * positions; with flags, Redis's key-spec access flags in their common form. */
+void
+cmd_command_getkeys(struct client *c, int argc, const struct resp_arg *argv)
+{
+    const struct command *cmd = commands_lookup(argv[2].p, argv[2].len);
+    bool with_flags = arg_is(&argv[1], "getkeysandflags");
+    int n = argc - 2, last, nkeys = 0;
+
+    if (cmd != NULL && (cmd->flags & CMD_CONTAINER) && n >= 2) {
+        cmd = lookup_sub(cmd, &argv[3]);
+    }
+    if (cmd == NULL) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    if (cmd->first_key <= 0) {
+        reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    if ((cmd->arity > 0 && cmd->arity != n) || n < -cmd->arity) {
+        reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    last = cmd->last_key < 0 ? n + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i <= last && i < n; i += cmd->step) {
+        nkeys++;
+    }
+    resp_add_array(&c->out, (size_t)nkeys);
+    for (int i = cmd->first_key; i <= last && i < n; i += cmd->step) {
+        if (!with_flags) {
+            resp_add_bulk(&c->out, argv[2 + i].p, argv[2 + i].len);
+            continue;
+        }
+        resp_add_array(&c->out, 2);
+        resp_add_bulk(&c->out, argv[2 + i].p, argv[2 + i].len);
+        if (cmd->flags & CMD_WRITE) {
+            resp_add_set(&c->out, c->proto, 3);
+            resp_add_status(&c->out, "RW", 2);
+            resp_add_status(&c->out, "access", 6);
+            resp_add_status(&c->out, "update", 6);
+        } else {
+            resp_add_set(&c->out, c->proto, 2);
+            resp_add_status(&c->out, "RO", 2);
+            resp_add_status(&c->out, "access", 6);
         }
     }
 }

@@ -35,8 +35,11 @@ enum {
     CMD_FAST = 1 << 12,
     CMD_NOAUTH = 1 << 13,   /* allowed before AUTH */
     CMD_MAY_REPLICATE = 1 << 14,
+    CMD_NO_ASYNC_LOADING = 1 << 21,
     CMD_NO_MULTI = 1 << 22,
     CMD_ALLOW_BUSY = 1 << 24,
+    CMD_CAT_CONNECTION = 1 << 26, /* ACL category @connection outside its group */
+    CMD_DANGEROUS = 1 << 27, /* ACL category @dangerous */
     CMD_CONTAINER = 1 << 28, /* has subcommands */
     CMD_ALLNODES = 1 << 29,  /* in a cluster, runs on every member (KEYS, SCAN...) */
 };
@@ -80,7 +83,7 @@ struct cmd_stat {
     X("auth", -2, CNAUTH, cmd_auth, 0, 0, 0, "connection", "1.0.0", "Authenticates the connection.", "[username] password") \
     X("client", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "connection", "2.4.0", "A container for client connection commands.", "") \
     X("reset", 1, CNAUTH, cmd_reset, 0, 0, 0, "connection", "6.2.0", "Resets the connection.", "") \
-    X("command", -1, CLS, cmd_command, 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", "") \
+    X("command", -1, CLS | CMD_CAT_CONNECTION, cmd_command, 0, 0, 0, "server", "2.8.13", "Returns detailed information about all commands.", "") \
     X("get", 2, CR | CF, cmd_get, 1, 1, 1, "string", "1.0.0", "Returns the string value of a key.", "key") \
     X("set", -3, CW | CM, cmd_set, 1, 1, 1, "string", "1.0.0", "Sets the string value of a key, ignoring its type.", "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]") \
     X("setnx", 3, CW | CM | CF, cmd_setnx, 1, 1, 1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "key value") \
@@ -116,16 +119,16 @@ struct cmd_stat {
     X("pexpiretime", 2, CR | CF, cmd_pexpiretime, 1, 1, 1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key") \
     X("persist", 2, CW | CF, cmd_persist, 1, 1, 1, "generic", "2.2.0", "Removes the expiration time of a key.", "key") \
     X("touch", -2, CR | CF, cmd_touch, 1, -1, 1, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key [key ...]") \
-    X("keys", 2, CR | CMD_ALLNODES, cmd_keys, 0, 0, 0, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern") \
+    X("keys", 2, CR | CMD_ALLNODES | CMD_DANGEROUS, cmd_keys, 0, 0, 0, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern") \
     X("scan", -2, CR | CMD_ALLNODES, cmd_scan, 0, 0, 0, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]") \
     X("randomkey", 1, CR, cmd_randomkey, 0, 0, 0, "generic", "1.0.0", "Returns a random key name from the database.", "") \
     X("rename", 3, CW, cmd_rename, 1, 2, 1, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey") \
     X("renamenx", 3, CW | CF, cmd_renamenx, 1, 2, 1, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey") \
     X("dbsize", 1, CR | CF | CMD_ALLNODES, cmd_dbsize, 0, 0, 0, "server", "1.0.0", "Returns the number of keys in the database.", "") \
-    X("flushdb", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
-    X("flushall", -1, CW | CMD_ALLNODES, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
+    X("flushdb", -1, CW | CMD_ALLNODES | CMD_DANGEROUS, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Remove all keys from the current database.", "[ASYNC|SYNC]") \
+    X("flushall", -1, CW | CMD_ALLNODES | CMD_DANGEROUS, cmd_flushall, 0, 0, 0, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]") \
     X("memory", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "4.0.0", "A container for memory diagnostics commands.", "") \
-    X("info", -1, CLS, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
+    X("info", -1, CLS | CMD_DANGEROUS, cmd_info, 0, 0, 0, "server", "1.0.0", "Returns information and statistics about the server.", "[section [section ...]]") \
     X("config", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.0.0", "A container for server configuration commands.", "") \
     X("time", 1, CLS | CF, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
     X("slowlog", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", "") \
@@ -146,28 +149,30 @@ struct cmd_stat {
     X(config, "set", -4, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_config_set, 0, 0, 0, "2.0.0", "Sets configuration parameters in-flight.", "parameter value [parameter value ...]") \
     X(config, "resetstat", 2, CMD_ADMIN | CMD_NOSCRIPT | CLS, cmd_config_resetstat, 0, 0, 0, "2.0.0", "Resets the server's statistics.", "") \
     X(config, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
-    X(command, "count", 2, CLS, cmd_command_count, 0, 0, 0, "2.8.13", "Returns a count of commands.", "") \
-    X(command, "info", -2, CLS, cmd_command_info, 0, 0, 0, "2.8.13", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]") \
-    X(command, "docs", -2, CLS, cmd_command_docs, 0, 0, 0, "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]") \
-    X(command, "list", -2, CLS, cmd_command_list, 0, 0, 0, "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]") \
-    X(command, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
+    X(command, "count", 2, CLS | CMD_CAT_CONNECTION, cmd_command_count, 0, 0, 0, "2.8.13", "Returns a count of commands.", "") \
+    X(command, "info", -2, CLS | CMD_CAT_CONNECTION, cmd_command_info, 0, 0, 0, "2.8.13", "Returns information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "docs", -2, CLS | CMD_CAT_CONNECTION, cmd_command_docs, 0, 0, 0, "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name [command-name ...]]") \
+    X(command, "list", -2, CLS | CMD_CAT_CONNECTION, cmd_command_list, 0, 0, 0, "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]") \
+    X(command, "getkeys", -4, CLS | CMD_CAT_CONNECTION, cmd_command_getkeys, 0, 0, 0, "2.8.13", "Extracts the key names from an arbitrary command.", "command [arg [arg ...]]") \
+    X(command, "getkeysandflags", -4, CLS | CMD_CAT_CONNECTION, cmd_command_getkeys, 0, 0, 0, "7.0.0", "Extracts the key names and access flags for an arbitrary command.", "command [arg [arg ...]]") \
+    X(command, "help", 2, CLS | CMD_CAT_CONNECTION, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "") \
     X(slowlog, "get", -2, CMD_ADMIN | CLS, cmd_slowlog_get, 0, 0, 0, "2.2.12", "Returns the slow log's entries.", "[count]") \
     X(slowlog, "len", 2, CMD_ADMIN | CLS, cmd_slowlog_len, 0, 0, 0, "2.2.12", "Returns the number of entries in the slow log.", "") \
     X(slowlog, "reset", 2, CMD_ADMIN | CLS, cmd_slowlog_reset, 0, 0, 0, "2.2.12", "Clears all entries from the slow log.", "") \
     X(slowlog, "help", 2, CLS, cmd_help, 0, 0, 0, "6.2.0", "Show helpful text about the different subcommands.", "") \
     X(memory, "usage", -3, CR, cmd_memory_usage, 2, 2, 1, "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count]") \
     X(memory, "help", 2, CLS, cmd_help, 0, 0, 0, "4.0.0", "Returns helpful text about the different subcommands.", "") \
-    X(cluster, "info", 2, 0, cmd_cluster_info, 0, 0, 0, "3.0.0", "Returns information about the state of a node.", "") \
-    X(cluster, "myid", 2, 0, cmd_cluster_myid, 0, 0, 0, "3.0.0", "Returns the ID of a node.", "") \
-    X(cluster, "nodes", 2, 0, cmd_cluster_nodes, 0, 0, 0, "3.0.0", "Returns the cluster configuration for a node.", "") \
-    X(cluster, "slots", 2, 0, cmd_cluster_slots, 0, 0, 0, "3.0.0", "Returns the mapping of cluster slots to nodes.", "") \
-    X(cluster, "shards", 2, 0, cmd_cluster_shards, 0, 0, 0, "7.0.0", "Returns the mapping of cluster slots to shards.", "") \
-    X(cluster, "keyslot", 3, 0, cmd_cluster_keyslot, 0, 0, 0, "3.0.0", "Returns the hash slot for a key.", "key") \
-    X(cluster, "countkeysinslot", 3, 0, cmd_cluster_countkeysinslot, 0, 0, 0, "3.0.0", "Returns the number of keys in a hash slot.", "slot") \
-    X(cluster, "getkeysinslot", 4, 0, cmd_cluster_getkeysinslot, 0, 0, 0, "3.0.0", "Returns the key names in a hash slot.", "slot count") \
-    X(cluster, "meet", -4, CMD_ADMIN, cmd_cluster_meet, 0, 0, 0, "3.0.0", "Forces a node to handshake with another node.", "ip port [cluster-bus-port]") \
-    X(cluster, "forget", 3, CMD_ADMIN, cmd_cluster_forget, 0, 0, 0, "3.0.0", "Removes a node from the nodes table.", "node-id") \
-    X(cluster, "help", 2, 0, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "")
+    X(cluster, "info", 2, CMD_STALE, cmd_cluster_info, 0, 0, 0, "3.0.0", "Returns information about the state of a node.", "") \
+    X(cluster, "myid", 2, CMD_STALE, cmd_cluster_myid, 0, 0, 0, "3.0.0", "Returns the ID of a node.", "") \
+    X(cluster, "nodes", 2, CMD_STALE, cmd_cluster_nodes, 0, 0, 0, "3.0.0", "Returns the cluster configuration for a node.", "") \
+    X(cluster, "slots", 2, CMD_STALE, cmd_cluster_slots, 0, 0, 0, "3.0.0", "Returns the mapping of cluster slots to nodes.", "") \
+    X(cluster, "shards", 2, CMD_STALE, cmd_cluster_shards, 0, 0, 0, "7.0.0", "Returns the mapping of cluster slots to shards.", "") \
+    X(cluster, "keyslot", 3, CMD_STALE, cmd_cluster_keyslot, 0, 0, 0, "3.0.0", "Returns the hash slot for a key.", "key") \
+    X(cluster, "countkeysinslot", 3, CMD_STALE, cmd_cluster_countkeysinslot, 0, 0, 0, "3.0.0", "Returns the number of keys in a hash slot.", "slot") \
+    X(cluster, "getkeysinslot", 4, CMD_STALE, cmd_cluster_getkeysinslot, 0, 0, 0, "3.0.0", "Returns the key names in a hash slot.", "slot count") \
+    X(cluster, "meet", -4, CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING, cmd_cluster_meet, 0, 0, 0, "3.0.0", "Forces a node to handshake with another node.", "ip port [cluster-bus-port]") \
+    X(cluster, "forget", 3, CMD_ADMIN | CMD_STALE | CMD_NO_ASYNC_LOADING, cmd_cluster_forget, 0, 0, 0, "3.0.0", "Removes a node from the nodes table.", "node-id") \
+    X(cluster, "help", 2, CLS, cmd_help, 0, 0, 0, "5.0.0", "Returns helpful text about the different subcommands.", "")
 
 #define X(nm, ar, fl, fn, ...) cmd_fn fn;
 #define XS(parent, nm, ar, fl, fn, ...) cmd_fn fn;

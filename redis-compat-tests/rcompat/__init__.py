@@ -1,0 +1,1 @@
+"""Support code for ringcache's Redis compatibility tests (standard library only)."""
