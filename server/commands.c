@@ -869,12 +869,13 @@ cmd_command_list(struct client *c, int argc, const struct resp_arg *argv)
         reply_error(c, ERR_SYNTAX);
         return;
     }
+    /* Every command and subcommand ("config|get"), as Redis lists them. */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
             resp_add_array(&c->out, n);
         }
-        for (size_t i = 0; i < NCMDS; i++) {
-            const struct command *cmd = &cmds[i];
+        for (size_t i = 0; i < NCMDS + NSUBS; i++) {
+            const struct command *cmd = i < NCMDS ? &cmds[i] : &subcmds[i - NCMDS];
             bool want = filter == ALL ||
                         (filter == ACLCAT && command_has_category(cmd, &argv[4])) ||
                         (filter == PATTERN && glob_match(argv[4].p, argv[4].len, cmd->name,

@@ -625,6 +625,12 @@ evict_one(struct store *st, int64_t now_ms)
 static enum store_status
 make_room(struct store *st, uint64_t need, int64_t now_ms)
 {
+    if (atomic_load_explicit(&st->policy, memory_order_relaxed) == STORE_NOEVICTION) {
+        /* As Redis: writes go in while the dataset is within maxmemory,
+         * the one that crosses it included; once over, every write that
+         * needs memory is refused until something is deleted. */
+        return over_limit(st, 0) ? STORE_ENOMEM : STORE_OK;
+    }
     while (over_limit(st, need)) {
         if (need > atomic_load_explicit(&st->maxmemory, memory_order_relaxed) ||
             !evict_one(st, now_ms)) {
