@@ -1454,6 +1454,24 @@ mbr_leave(struct mbr *m, int64_t now, struct mbr_out *out)
 }
 
 enum mbr_status
+mbr_forget(struct mbr *m, const char *id, int64_t now, struct mbr_out *out)
+{
+    struct peer *p = peer_find(m, id);
+    size_t lost = out->lost;
+
+    if (p == NULL || p == self_peer(m)) {
+        return MBR_EINVAL;
+    }
+    if (p->m.state != MBR_LEFT) {
+        /* A tombstone at the member's own incarnation: gossip carries it
+         * everywhere (left outranks dead), and a member that is in fact
+         * alive refutes it with a higher incarnation and stays. */
+        set_state(m, p, MBR_LEFT, now, out);
+    }
+    return out->lost > lost ? MBR_ENOMEM : MBR_OK;
+}
+
+enum mbr_status
 mbr_load(struct mbr *m, const struct mbr_member *members, size_t n, size_t myself,
          int64_t now, struct mbr_out *out)
 {

@@ -351,6 +351,13 @@ enum mbr_status mbr_set_state(struct mbr *m, enum mbr_state st,
  * more gossip interval. */
 enum mbr_status mbr_leave(struct mbr *m, int64_t now_ms, struct mbr_out *out);
 
+/* CLUSTER FORGET: mark another member `left` here, at its current
+ * incarnation, so gossip removes it everywhere (off the ring at once,
+ * forgotten after left_ttl_ms). A member that is alive refutes and stays.
+ * MBR_EINVAL for an unknown id or our own. */
+enum mbr_status mbr_forget(struct mbr *m, const char *id, int64_t now,
+                           struct mbr_out *out);
+
 /* Seed the table from nodes.conf (mbr_conf_parse) after a restart. The
  * record marked myself only raises our incarnation past the saved one, so
  * a node restarted with an old nodes.conf still outranks its last words.

@@ -62,9 +62,9 @@ static _Atomic(struct view *) current_view;
 
 struct inbox_item {
     struct inbox_item *next;
-    enum { IN_GOSSIP, IN_MEET } kind;
+    enum { IN_GOSSIP, IN_MEET, IN_FORGET } kind;
     struct mbr_msg msg;         /* IN_GOSSIP; records owned */
-    char addr[MBR_ADDR_MAX];    /* IN_MEET */
+    char addr[MBR_ADDR_MAX];    /* IN_MEET; the id for IN_FORGET */
     uint16_t bus_port;
 };
 
@@ -330,8 +330,10 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
             cl.msgs_received++;
             mbr_receive(cl.mbr, NULL, &it->msg, now, cl.out);
             free(it->msg.records);
-        } else {
+        } else if (it->kind == IN_MEET) {
             mbr_join(cl.mbr, it->addr, it->bus_port, now, cl.out);
+        } else {
+            mbr_forget(cl.mbr, it->addr, now, cl.out);
         }
         free(it);
     }
@@ -1538,11 +1540,32 @@ cmd_cluster_meet(struct client *c, int argc, const struct resp_arg *argv)
 void
 cmd_cluster_forget(struct client *c, int argc, const struct resp_arg *argv)
 {
+    struct view *v;
+    struct inbox_item *it;
+    int found = -1;
+
     (void)argc;
-    (void)argv;
-    if (cluster_required(c)) {
-        /* Members leave the ring when they are dead longer than
-         * node-forget-timeout; forgetting one by hand comes with rebalancing. */
-        reply_error(c, "ERR CLUSTER FORGET is not supported yet: dead members are forgotten after node-forget-timeout");
+    if (!cluster_required(c)) {
+        return;
     }
+    v = view_get();
+    for (size_t i = 0; i < v->n; i++) {
+        if (argv[2].len == MBR_ID_LEN && memcmp(v->m[i].id, argv[2].p, MBR_ID_LEN) == 0 &&
+            v->m[i].state != MBR_LEFT) {
+            found = (int)i;
+        }
+    }
+    if (found < 0) {
+        reply_errorf(c, "ERR Unknown node %.*s", (int)argv[2].len, argv[2].p);
+        return;
+    }
+    if (found == v->self) {
+        reply_error(c, "ERR I tried hard but I can't forget myself...");
+        return;
+    }
+    it = calloc(1, sizeof *it);
+    it->kind = IN_FORGET;
+    memcpy(it->addr, v->m[found].id, MBR_ID_LEN + 1);
+    inbox_post(it);
+    reply_ok(c);
 }

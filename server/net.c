@@ -655,7 +655,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
             STAT_INC(&server.workers[0], rejected_connections);
             continue;
         }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (ka > 0) {
             int idle = (int)ka, intvl = (int)(ka / 3 > 0 ? ka / 3 : 1), cnt = 3;
             setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
@@ -671,7 +670,12 @@ void
 net_hand_off(int fd, bool bus)
 {
     struct worker *w = &server.workers[server.next_worker];
+    int one = 1;
 
+    /* Replies go out as soon as they are written: no Nagle delay, on the
+     * client port and on the bus alike (a forwarded reply would otherwise
+     * wait for the peer's delayed ACK, ~40 ms). */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bus) {
         atomic_fetch_add(&server.nclients, 1);
     }

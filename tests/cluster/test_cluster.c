@@ -486,6 +486,48 @@ Test(cluster, answers_clusterdown_for_a_dead_members_slots)
     redisFree(c);
 }
 
+Test(cluster, forgets_a_dead_member_everywhere)
+{
+    redisContext *c = harness_connect(&nodes[2].s), *c0;
+    redisReply *r = harness_cmd(c, "CLUSTER MYID");
+    char id[64];
+    long long t0;
+
+    snprintf(id, sizeof id, "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c);
+    c0 = harness_connect(&nodes[0].s);
+    r = harness_cmd(c0, "CLUSTER FORGET 0000000000000000000000000000000000000000");
+    cr_assert(eq(str, r->str, "ERR Unknown node 0000000000000000000000000000000000000000"));
+    freeReplyObject(r);
+    node_kill(2, SIGKILL);
+    r = harness_cmd(c0, "CLUSTER FORGET %s", id);
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    /* Gossip carries the tombstone to the other member. */
+    nnodes = 2;
+    t0 = harness_now_ms();
+    cr_assert(wait_agreement(2, 5000) >= 0, "the forgotten member is still listed");
+    fprintf(stderr, "cluster: forgotten member gone everywhere after %lld ms\n",
+            harness_now_ms() - t0);
+    r = harness_cmd(c0, "CLUSTER INFO");
+    cr_assert(not(eq(ptr, strstr(r->str, "cluster_state:ok"), NULL)), "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c0);
+}
+
+Test(cluster, cannot_forget_itself)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *me = harness_cmd(c, "CLUSTER MYID");
+    redisReply *r = harness_cmd(c, "CLUSTER FORGET %s", me->str);
+
+    cr_assert(eq(str, r->str, "ERR I tried hard but I can't forget myself..."));
+    freeReplyObject(r);
+    freeReplyObject(me);
+    redisFree(c);
+}
+
 static int
 run(const char *cmd, char *out, size_t cap)
 {
