@@ -100,7 +100,8 @@ enum {
  * and counts as success. With STORE_SET_GET, *old receives the pinned old
  * item (NULL if there was none) whether or not the set happened.
  * Returns STORE_OK; STORE_EEXIST (NX failed) or STORE_ENOENT (XX failed),
- * nothing written; STORE_ENOMEM. */
+ * nothing written; STORE_ENOMEM; STORE_ETOOBIG if klen or vlen does not fit
+ * 32 bits (item lengths are uint32_t). */
 enum store_status store_set(struct store *st, const char *key, size_t klen,
                             const void *val, size_t vlen, int flags,
                             int64_t expire_ms, int64_t now_ms,

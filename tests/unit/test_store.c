@@ -150,8 +150,9 @@ Test(store, set_nx_writes_only_when_the_key_is_absent)
     cr_assert(eq(str, (char *)get_s("k"), "a"));
     /* an expired key counts as absent */
     cr_assert(eq(int, set_at("e", "old", T0 + 10, T0), STORE_OK));
-    cr_assert(eq(int, store_set(st, "e", 1, "new", 3, STORE_SET_NX, 0, T0 + 10, NULL), STORE_OK));
-    cr_assert(eq(str, (char *)get_at("e", T0 + 10), "new"));
+    cr_assert(eq(int, store_set(st, "e", 1, "new", 3, STORE_SET_NX, 0, T0 + 10, NULL), STORE_EEXIST));
+    cr_assert(eq(int, store_set(st, "e", 1, "new", 3, STORE_SET_NX, 0, T0 + 11, NULL), STORE_OK));
+    cr_assert(eq(str, (char *)get_at("e", T0 + 11), "new"));
 }
 
 Test(store, set_xx_writes_only_when_the_key_exists)
@@ -259,7 +260,9 @@ Test(store, an_expired_key_reads_as_absent_and_is_deleted_on_access)
     s = stats();
     cr_assert(eq(u64, s.keys, 1));
     cr_assert(eq(u64, s.expired_keys, 0));
-    cr_assert(eq(ptr, (void *)get_at("k", T0 + 100), NULL));
+    /* As Redis, the key still lives at its expiry instant, not a ms after. */
+    cr_assert(eq(str, (char *)get_at("k", T0 + 100), "v"));
+    cr_assert(eq(ptr, (void *)get_at("k", T0 + 101), NULL));
     s = stats();
     cr_assert(eq(u64, s.keys, 0));
     cr_assert(eq(u64, s.volatile_keys, 0));
@@ -521,8 +524,9 @@ Test(store, renamenx_refuses_an_existing_destination)
     cr_assert(eq(str, (char *)get_s("b"), "2"));
     /* an expired destination does not count */
     cr_assert(eq(int, set_at("c", "3", T0 + 1, T0), STORE_OK));
-    cr_assert(eq(int, store_rename(st, "a", 1, "c", 1, true, T0 + 1), STORE_OK));
-    cr_assert(eq(str, (char *)get_at("c", T0 + 1), "1"));
+    cr_assert(eq(int, store_rename(st, "a", 1, "c", 1, true, T0 + 1), STORE_EEXIST));
+    cr_assert(eq(int, store_rename(st, "a", 1, "c", 1, true, T0 + 2), STORE_OK));
+    cr_assert(eq(str, (char *)get_at("c", T0 + 2), "1"));
 }
 
 Test(store, mset_sets_all_keys_and_later_duplicates_win)
@@ -701,6 +705,13 @@ Test(store, incr_float_formats_like_redis)
     cr_assert(eq(str, (char *)incr_float("neg", 0.1L, STORE_OK), "0"));
     cr_assert(eq(int, set_s("z", "-0"), STORE_OK));
     cr_assert(eq(str, (char *)incr_float("z", 0, STORE_OK), "0"));
+    /* results that print as "-0" become "0" */
+    cr_assert(eq(int, set_s("z", "-0"), STORE_OK));
+    cr_assert(eq(str, (char *)incr_float("z", -0.0L, STORE_OK), "0"));
+    cr_assert(eq(int, set_s("z", "-1e-20"), STORE_OK));
+    cr_assert(eq(str, (char *)incr_float("z", 0, STORE_OK), "0"));
+    cr_assert(eq(int, set_s("z", "-1e-17"), STORE_OK));
+    cr_assert(eq(str, (char *)incr_float("z", 0, STORE_OK), "-0.00000000000000001"));
     cr_assert(eq(str, (char *)incr_float("big", 1e20L, STORE_OK), "100000000000000000000"));
     cr_assert(eq(str, (char *)incr_float("tiny", 1e-18L, STORE_OK), "0"));
     cr_assert(eq(int, set_s("i", "17"), STORE_OK));
@@ -713,11 +724,18 @@ Test(store, incr_float_keeps_a_huge_result_in_the_buffer)
 {
     const char *r;
 
+    /* 1e4000 is not exact in binary: 4000 or 4001 digits, no point */
     cr_assert(eq(int, set_s("k", "1e4000"), STORE_OK));
     r = incr_float("k", 0, STORE_OK);
-    cr_assert(eq(sz, strlen(r), 4001));
-    cr_assert(eq(chr, r[0], '1'));
-    cr_assert(eq(sz, strspn(r + 1, "0123456789"), 4000));
+    cr_assert(ge(sz, strlen(r), 4000));
+    cr_assert(le(sz, strlen(r), 4001));
+    cr_assert(eq(sz, strspn(r, "0123456789"), strlen(r)));
+    cr_assert(eq(sz, strlen(get_s("k")), strlen(r)));
+    /* near LDBL_MAX the result still fits STORE_FLOAT_STR_MAX */
+    cr_assert(eq(int, set_s("k", "1e4931"), STORE_OK));
+    r = incr_float("k", 0, STORE_OK);
+    cr_assert(ge(sz, strlen(r), 4931));
+    cr_assert(lt(sz, strlen(r), STORE_FLOAT_STR_MAX));
 }
 
 Test(store, incr_float_rejects_bad_values_and_nan_or_inf)
@@ -915,16 +933,19 @@ Test(store, scan_returns_every_key_while_the_table_grows)
     put_many("k:", 0, 1000);
     do {
         cur = store_scan(st, cur, 4, collect, &s, T0);
-        /* between calls, grow every table several times over */
-        put_many("g:", extra, extra + 200);
-        extra += 200;
+        /* between early calls, grow every table several times over (not
+         * forever: a scan cannot outrun unbounded growth) */
+        if (extra < 16000) {
+            put_many("g:", extra, extra + 200);
+            extra += 200;
+        }
         calls++;
     } while (cur != 0);
     for (int i = 0; i < 1000; i++) {
         cr_assert(ge(int, counts[i], 1), "key %d missed", i);
     }
     cr_assert(gt(int, calls, 10));
-    cr_assert(ge(u64, store_dbsize(st), 1000 + 200 * 10));
+    cr_assert(eq(u64, store_dbsize(st), 1000 + 16000));
 }
 
 Test(store, scan_returns_every_key_while_the_table_shrinks)
@@ -969,7 +990,7 @@ Test(store, scan_skips_and_reaps_expired_keys)
         cr_assert(eq(int, set_at(k, "v", i % 2 ? T0 + 10 : 0, T0), STORE_OK));
     }
     do {
-        cur = store_scan(st, cur, 100, collect, &s, T0 + 10);
+        cur = store_scan(st, cur, 100, collect, &s, T0 + 11);
     } while (cur != 0);
     for (int i = 0; i < 100; i++) {
         cr_assert(eq(int, counts[i], i % 2 ? 0 : 1), "key %d", i);
@@ -1001,7 +1022,7 @@ Test(store, random_key_finds_a_live_key_or_reports_an_empty_store)
     /* only expired keys: they are reaped and the store reads as empty */
     cr_assert(eq(int, set_at("a", "v", T0 + 1, T0), STORE_OK));
     cr_assert(eq(int, set_at("b", "v", T0 + 1, T0), STORE_OK));
-    cr_assert(not(store_random_key(st, copy_key, k, T0 + 1)));
+    cr_assert(not(store_random_key(st, copy_key, k, T0 + 2)));
     cr_assert(eq(u64, stats().keys, 0));
 
     /* every key turns up */
@@ -1151,17 +1172,47 @@ Test(store, maxmemory_holds_after_writing_ten_times_the_limit)
     }
 }
 
+Test(store, maxmemory_holds_while_values_shrink_and_tables_must_grow)
+{
+    struct store_config cfg = {.shards = 4};
+    static char v[1000];
+    struct store_stats s;
+    uint64_t limit;
+    char k[32];
+
+    memset(v, 's', sizeof v);
+    recreate(&cfg);
+    limit = stats().used_bytes + 512 * 1024;
+    store_set_maxmemory(st, limit);
+    /* big values fill it with few keys and small tables ... */
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof k, "big:%d", i);
+        cr_assert(eq(int, store_set(st, k, strlen(k), v, sizeof v, 0, 0, T0, NULL), STORE_OK));
+    }
+    /* ... then ten times more small keys fit in the same room, so the
+     * bucket arrays must grow while memory is full: that growth counts */
+    for (int i = 0; i < 40000; i++) {
+        snprintf(k, sizeof k, "small:%d", i);
+        cr_assert(eq(int, store_set(st, k, strlen(k), v, 10, 0, 0, T0 + i, NULL), STORE_OK));
+        s = stats();
+        cr_assert(le(u64, s.used_bytes, limit + 1024 + 64), "after %d: used %lu", i,
+                  (unsigned long)s.used_bytes);
+    }
+    s = stats();
+    cr_assert(gt(u64, s.keys, 5000));
+    /* and the tables did grow: at least one slot for every two keys */
+    cr_assert(ge(u64, (s.index_bytes - 4 * 64) / sizeof(void *), s.keys / 2));
+}
+
 Test(store, allkeys_lru_keeps_a_recently_read_hot_set)
 {
     struct store_config cfg = {.shards = 16};
     char k[32], v[100];
-    int hot_alive = 0, cold_alive = 0;
+    int hot_alive = 0, cold_alive = 0, stale_alive = 0;
     int64_t now = T0;
 
     memset(v, 'h', sizeof v);
     recreate(&cfg);
-    /* room for roughly 5000 keys */
-    store_set_maxmemory(st, stats().used_bytes + 5000 * 180);
     for (int i = 0; i < 500; i++) {
         snprintf(k, sizeof k, "hot:%d", i);
         cr_assert(eq(int, store_set(st, k, strlen(k), v, 100, 0, 0, now, NULL), STORE_OK));
@@ -1170,6 +1221,10 @@ Test(store, allkeys_lru_keeps_a_recently_read_hot_set)
         now++;
         snprintf(k, sizeof k, "cold:%d", i);
         cr_assert(eq(int, store_set(st, k, strlen(k), v, 100, 0, 0, now, NULL), STORE_OK));
+        if (i == 4499) {
+            /* room for these 5000 keys, whatever the allocator rounds to */
+            store_set_maxmemory(st, stats().used_bytes);
+        }
         if (i % 100 == 0) {
             for (int h = 0; h < 500; h++) {
                 struct item *it;
@@ -1186,53 +1241,65 @@ Test(store, allkeys_lru_keeps_a_recently_read_hot_set)
     }
     for (int i = 0; i < 50000; i++) {
         snprintf(k, sizeof k, "cold:%d", i);
-        cold_alive += store_exists(st, k, strlen(k), now);
+        if (store_exists(st, k, strlen(k), now)) {
+            cold_alive++;
+            stale_alive += i < 50000 - 9000; /* older than twice the room */
+        }
     }
-    cr_log_info("lru: %d/500 hot and %d/50000 cold keys kept\n", hot_alive, cold_alive);
-    /* The cold keys that remain are the most recent ones. */
+    cr_log_info("lru: %d/500 hot, %d/50000 cold, %d stale cold keys kept\n", hot_alive,
+                cold_alive, stale_alive);
     cr_assert(ge(int, hot_alive, 490), "hot kept: %d", hot_alive);
-    cr_assert(lt(int, cold_alive, 5000));
-    cr_assert(gt(int, cold_alive, 2000));
+    /* about the 5000 that fit (a shrunk bucket array frees a little room) */
+    cr_assert(le(int, hot_alive + cold_alive, 5050));
+    cr_assert(gt(int, cold_alive, 4000));
+    /* the cold keys kept are the recent ones */
+    cr_assert(lt(int, stale_alive, 100), "stale kept: %d", stale_alive);
 }
 
 Test(store, volatile_lru_evicts_only_keys_with_a_ttl_then_reports_enomem)
 {
     struct store_config cfg = {.shards = 16, .policy = STORE_VOLATILE_LRU};
     char k[32], v[100];
-    int n_perm = 0, i;
+    int n_perm = 0;
 
     memset(v, 'p', sizeof v);
     recreate(&cfg);
     store_set_maxmemory(st, stats().used_bytes + 400 * 1024);
-    for (i = 0; i < 1000; i++) {
+    for (int i = 0; i < 1000; i++) {
         snprintf(k, sizeof k, "perm:%d", i);
         cr_assert(eq(int, store_set(st, k, strlen(k), v, 100, 0, 0, T0, NULL), STORE_OK));
         n_perm++;
     }
-    /* fill with keys carrying a TTL until nothing more fits */
-    for (i = 0;; i++) {
+    /* far more keys with a TTL than fit: they make room among themselves */
+    for (int i = 0; i < 10000; i++) {
+        snprintf(k, sizeof k, "vol:%d", i);
+        cr_assert(eq(int, store_set(st, k, strlen(k), v, 100, 0, T0 + 1000000, T0 + i, NULL),
+                     STORE_OK));
+    }
+    cr_assert(gt(u64, stats().evicted_keys, 5000));
+    cr_assert(eq(u64, store_dbsize(st), n_perm + store_volatile_count(st)));
+    /* keys without a TTL push out the volatile ones, then are refused */
+    for (int i = 1000;; i++) {
         enum store_status rc;
 
-        snprintf(k, sizeof k, "vol:%d", i);
-        rc = store_set(st, k, strlen(k), v, 100, 0, T0 + 1000000, T0 + i, NULL);
+        snprintf(k, sizeof k, "perm:%d", i);
+        rc = store_set(st, k, strlen(k), v, 100, 0, 0, T0 + 20000, NULL);
         if (rc == STORE_ENOMEM) {
+            cr_assert(not(store_exists(st, k, strlen(k), T0)));
             break;
         }
         cr_assert(eq(int, rc, STORE_OK));
+        n_perm++;
         cr_assert(lt(int, i, 100000), "never ran out of room");
     }
-    /* the first refusal comes once every volatile key is gone */
-    cr_assert(eq(u64, store_volatile_count(st), 0), "volatile left: %lu",
-              (unsigned long)store_volatile_count(st));
+    cr_assert(eq(u64, store_volatile_count(st), 0));
     cr_assert(eq(u64, store_dbsize(st), (uint64_t)n_perm));
     for (int j = 0; j < n_perm; j++) {
         snprintf(k, sizeof k, "perm:%d", j);
-        cr_assert(store_exists(st, k, strlen(k), T0));
+        cr_assert(store_exists(st, k, strlen(k), T0), "%s was evicted", k);
     }
-    /* a key without a TTL cannot be written either, since nothing qualifies */
-    cr_assert(eq(int, store_set(st, "x", 1, v, 100, 0, 0, T0, NULL), STORE_ENOMEM));
-    cr_assert(not(store_exists(st, "x", 1, T0)));
-    cr_assert(gt(u64, stats().evicted_keys, 100));
+    /* with a TTL it is refused as well: nothing qualifies for eviction */
+    cr_assert(eq(int, store_set(st, "vol:x", 5, v, 100, 0, T0 + 1000, T0, NULL), STORE_ENOMEM));
 }
 
 Test(store, volatile_random_evicts_only_keys_with_a_ttl)
@@ -1266,7 +1333,6 @@ Test(store, volatile_ttl_prefers_the_soonest_expiry)
 
     memset(v, 't', sizeof v);
     recreate(&cfg);
-    store_set_maxmemory(st, stats().used_bytes + 4000 * 180);
     /* 4000 keys fill it; TTLs are shuffled against insertion order */
     for (int i = 0; i < 4000; i++) {
         int64_t ttl = 1000 + (int64_t)((i * 7919) % 4000) * 1000;
@@ -1274,6 +1340,7 @@ Test(store, volatile_ttl_prefers_the_soonest_expiry)
         snprintf(k, sizeof k, "t:%d", i);
         cr_assert(eq(int, store_set(st, k, strlen(k), v, 100, 0, T0 + ttl, T0, NULL), STORE_OK));
     }
+    store_set_maxmemory(st, stats().used_bytes);
     /* 2000 newcomers with the longest TTL of all */
     for (int i = 0; i < 2000; i++) {
         snprintf(k, sizeof k, "n:%d", i);
@@ -1294,8 +1361,11 @@ Test(store, volatile_ttl_prefers_the_soonest_expiry)
     }
     cr_log_info("ttl: %d/1000 soonest and %d/1000 latest kept\n", early_alive, late_alive);
     cr_assert(gt(u64, stats().evicted_keys, 1000));
+    /* sampling 5 keys approximates: most of the soonest quarter goes, most
+     * of the latest stays (an exact policy would give 0 and 1000) */
     cr_assert(lt(int, early_alive, 300), "soonest kept: %d", early_alive);
-    cr_assert(gt(int, late_alive, 900), "latest kept: %d", late_alive);
+    cr_assert(gt(int, late_alive, 800), "latest kept: %d", late_alive);
+    cr_assert(gt(int, late_alive, 4 * early_alive));
 }
 
 Test(store, noeviction_refuses_writes_over_the_limit)
@@ -1319,25 +1389,31 @@ Test(store, noeviction_refuses_writes_over_the_limit)
     }
     cr_assert(lt(int, written, 2000));
     cr_assert(gt(int, written, 200));
-    cr_assert(eq(int, store_set(st, "new", 3, v, 100, 0, 0, T0, NULL), STORE_ENOMEM));
-    cr_assert(not(store_exists(st, "new", 3, T0)));
+    /* as Redis: the write that crossed the limit went in, by one item at most */
+    cr_assert(gt(u64, stats().used_bytes, stats().maxmemory));
+    cr_assert(store_over_maxmemory(st));
+    cr_assert(le(u64, stats().used_bytes, stats().maxmemory + 160));
+    /* once over, any write that needs memory is refused, however small */
+    cr_assert(eq(int, store_set(st, "x", 1, "", 0, 0, 0, T0, NULL), STORE_ENOMEM));
+    cr_assert(not(store_exists(st, "x", 1, T0)));
     cr_assert(eq(int, store_append(st, "k:0", 3, v, 100, &n, T0), STORE_ENOMEM));
     cr_assert(eq(int, store_setrange(st, "k:0", 3, 200, v, 100, &n, T0), STORE_ENOMEM));
     cr_assert(eq(u32, store_memory_usage(st, "k:0", 3, T0) > 0, 1));
     {
-        const char *keys[] = {"m1"};
-        const size_t klens[] = {2};
+        const char *keys[] = {"m:9999"};
+        const size_t klens[] = {6};
         const void *vals[] = {v};
         const size_t vlens[] = {100};
 
         cr_assert(eq(int, store_mset(st, 1, keys, klens, vals, vlens, false, T0), STORE_ENOMEM));
-        cr_assert(not(store_exists(st, "m1", 2, T0)));
+        cr_assert(not(store_exists(st, "m:9999", 6, T0)));
     }
     cr_assert(eq(u64, store_dbsize(st), (uint64_t)written));
     cr_assert(eq(u64, stats().evicted_keys, 0));
     /* deleting makes room again; reads and deletes always work */
     cr_assert(store_del(st, "k:0", 3, T0));
     cr_assert(store_del(st, "k:1", 3, T0));
+    cr_assert(not(store_over_maxmemory(st)));
     cr_assert(eq(int, store_incr(st, "ctr", 3, 1, &r, T0), STORE_OK));
 }
 
