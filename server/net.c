@@ -502,12 +502,16 @@ client_flush(struct client *c)
         return false;
     }
     if (resp_buf_pending(&c->out) > 0) {
-        if (!event_pending(c->ev_write, EV_WRITE, NULL)) {
+        /* Our own flag, not event_pending(): libevent takes its base lock
+         * for that, on every reply. */
+        if (!(c->flags & CLIENT_WRITE_ARMED)) {
+            c->flags |= CLIENT_WRITE_ARMED;
             event_add(c->ev_write, NULL);
         }
         return true;
     }
-    if (event_pending(c->ev_write, EV_WRITE, NULL)) {
+    if (c->flags & CLIENT_WRITE_ARMED) {
+        c->flags &= ~CLIENT_WRITE_ARMED;
         event_del(c->ev_write);
     }
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->slots == NULL) {

@@ -85,6 +85,7 @@ enum {
     CLIENT_READ_PAUSED = 1 << 2,       /* waiting for output to drain */
     CLIENT_BUS = 1 << 3,               /* a cluster bus connection */
     CLIENT_ZOMBIE = 1 << 4,            /* closed, freed when `waiting` ends */
+    CLIENT_WRITE_ARMED = 1 << 5,       /* ev_write is added (socket was full) */
 };
 
 /* A reply that must wait its turn: the client has commands in flight on
