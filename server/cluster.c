@@ -12,7 +12,6 @@
  * Replication (N > 1) will add its own RC.* commands carrying versions.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,25 +352,6 @@ inbox_post(struct inbox_item *it)
 
 /* ---- setup ------------------------------------------------------------------*/
 
-static void
-random_id(char out[MBR_ID_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[20] = { 0 };
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        ssize_t r = read(fd, raw, sizeof raw);
-        (void)r;
-        close(fd);
-    }
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[MBR_ID_LEN] = '\0';
-}
-
 static uint64_t
 seed_from(const char *id)
 {
@@ -487,7 +467,7 @@ cluster_setup(void)
         }
         snprintf(self.id, sizeof self.id, "%s", cfg_id);
     } else {
-        random_id(self.id);
+        random_hex_id(self.id);
     }
     snprintf(self.addr, sizeof self.addr, "%s", announce);
     self.port = (uint16_t)port;
@@ -1031,22 +1011,13 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
 static void
 route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *argv)
 {
-    char buf[32], num[32], *end;
+    char num[32];
     unsigned long long cur;
     struct resp_arg *sub;
     struct gather *g;
     int node;
 
-    if (argv[1].len >= sizeof buf) {
-        reply_error(c, ERR_CURSOR);
-        return;
-    }
-    memcpy(buf, argv[1].p, argv[1].len);
-    buf[argv[1].len] = '\0';
-    errno = 0;
-    cur = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE || buf[0] == ' ') {
-        reply_error(c, ERR_CURSOR);
+    if (!arg_cursor_or_reply(c, &argv[1], &cur)) {
         return;
     }
     node = (int)(cur & 0xff);

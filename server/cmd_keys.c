@@ -3,8 +3,6 @@
  * family, TTL family, PERSIST, TOUCH, KEYS, SCAN, RANDOMKEY, RENAME, DBSIZE,
  * FLUSHALL and MEMORY USAGE, following Redis 7.0's db.c and expire.c.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,22 +261,10 @@ cmd_scan(struct client *c, int argc, const struct resp_arg *argv)
     unsigned long long cursor;
     long long count = 10;
     const struct resp_arg *match = NULL, *type = NULL;
-    char buf[32], *end;
     char num[24];
     size_t n;
 
-    /* Redis parses the cursor with strtoul(): a sign or an empty string is
-     * accepted, leading space, trailing garbage and overflow are not. */
-    if (argv[1].len >= sizeof buf) {
-        reply_error(c, ERR_CURSOR);
-        return;
-    }
-    memcpy(buf, argv[1].p, argv[1].len);
-    buf[argv[1].len] = '\0';
-    errno = 0;
-    cursor = strtoull(buf, &end, 10);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE) {
-        reply_error(c, ERR_CURSOR);
+    if (!arg_cursor_or_reply(c, &argv[1], &cursor)) {
         return;
     }
     for (int i = 2; i < argc; i += 2) {

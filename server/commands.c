@@ -364,27 +364,13 @@ errstat_add(const char *msg)
     pthread_mutex_unlock(&errstat_lock);
 }
 
-static void
-info_line(struct resp_buf *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    resp_add_raw(b, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : 0);
-    resp_add_raw(b, "\r\n", 2);
-}
-
 void
 commands_info_errors(struct resp_buf *b)
 {
-    info_line(b, "# Errorstats");
+    info_add(b, "# Errorstats");
     pthread_mutex_lock(&errstat_lock);
     for (int i = 0; i < nerrstats; i++) {
-        info_line(b, "errorstat_%s:count=%llu", errstats[i].code,
+        info_add(b, "errorstat_%s:count=%llu", errstats[i].code,
                   (unsigned long long)errstats[i].count);
     }
     pthread_mutex_unlock(&errstat_lock);
@@ -403,7 +389,7 @@ info_command(struct resp_buf *b, const struct command *cmd)
         failed += atomic_load_explicit(&cs->failed, memory_order_relaxed);
     }
     if (calls + rejected + failed > 0) {
-        info_line(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+        info_add(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
                   "failed_calls=%llu", cmd->name, (unsigned long long)calls,
                   (unsigned long long)usec, calls ? (double)usec / (double)calls : 0.0,
                   (unsigned long long)rejected, (unsigned long long)failed);
@@ -413,7 +399,7 @@ info_command(struct resp_buf *b, const struct command *cmd)
 void
 commands_info_stats(struct resp_buf *b)
 {
-    info_line(b, "# Commandstats");
+    info_add(b, "# Commandstats");
     for (size_t i = 0; i < NCMDS; i++) {
         info_command(b, &cmds[i]);
         for (int s = 0; s < cmds[i].nsubs; s++) {
@@ -588,6 +574,26 @@ arg_is(const struct resp_arg *a, const char *lit)
     size_t n = strlen(lit);
 
     return a->len == n && strncasecmp(a->p, lit, n) == 0;
+}
+
+bool
+arg_cursor_or_reply(struct client *c, const struct resp_arg *a, unsigned long long *out)
+{
+    char buf[32], *end;
+
+    if (a->len >= sizeof buf) {
+        reply_error(c, ERR_CURSOR);
+        return false;
+    }
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = '\0';
+    errno = 0;
+    *out = strtoull(buf, &end, 10);
+    if (isspace((unsigned char)buf[0]) || *end != '\0' || errno == ERANGE) {
+        reply_error(c, ERR_CURSOR);
+        return false;
+    }
+    return true;
 }
 
 bool

@@ -207,6 +207,9 @@ void reply_store_error(struct client *c, int st);
 bool arg_ll(const struct resp_arg *a, long long *out);    /* strict string2ll */
 bool arg_ld(const struct resp_arg *a, long double *out);  /* strict string2ld */
 bool arg_is(const struct resp_arg *a, const char *lit);   /* case-insensitive */
+/* A SCAN cursor as Redis parses it (strtoul: a sign or "" is accepted; a
+ * leading space, trailing garbage or overflow is "ERR invalid cursor"). */
+bool arg_cursor_or_reply(struct client *c, const struct resp_arg *a, unsigned long long *out);
 /* arg_ll, replying ERR_NOT_INTEGER (or msg) and returning false on failure. */
 bool arg_ll_or_reply(struct client *c, const struct resp_arg *a, long long *out,
                      const char *msg);

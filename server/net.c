@@ -61,6 +61,25 @@ mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void
+random_hex_id(char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[20] = { 0 };
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        ssize_t r = read(fd, raw, sizeof raw);
+        (void)r;
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[40] = '\0';
+}
+
 static void client_process_input(struct client *c);
 static bool client_flush(struct client *c);
 

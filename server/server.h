@@ -157,6 +157,9 @@ void net_teardown(void);    /* stop workers, close everything */
 void net_request_shutdown(void);
 int64_t now_ms(void);       /* CLOCK_REALTIME in ms */
 int64_t mono_us(void);      /* CLOCK_MONOTONIC in us */
+void random_hex_id(char out[41]); /* 40 random hex chars: run and node ids */
+/* One "field:value" line of INFO text (info.c). */
+void info_add(struct resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void client_request_kill(struct client *c); /* any thread, clients_lock held */
 /* Owner thread: one awaited reply arrived or failed. False when the client
  * is gone (and, if that was the last wait, now freed). */
