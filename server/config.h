@@ -33,6 +33,10 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(PORT, "port", OPT_INT, "6379", 0, 65535, 0, NULL, "TCP port for clients") \
     X(TCP_BACKLOG, "tcp-backlog", OPT_INT, "511", 0, 65535, 0, NULL, "listen(2) backlog") \
     X(DIR, "dir", OPT_STRING, ".", 0, 0, OPT_PROTECTED, NULL, "working directory") \
+    X(DISK_TIER, "disk-tier", OPT_BOOL, "no", 0, 1, 0, NULL, "keys evicted from memory go to compressed segment files under dir instead of away") \
+    X(DISK_MAX_BYTES, "disk-max-bytes", OPT_BYTES, "10gb", 1048576, 9223372036854775807LL, 0, NULL, "disk the tier may use; past it the oldest segment is reclaimed") \
+    X(SEGMENT_SIZE, "segment-size", OPT_BYTES, "64mb", 65536, 2147483648LL, 0, NULL, "size of one disk tier segment file") \
+    X(DISK_COMPRESSION, "disk-compression", OPT_INT, "1", 0, 22, 0, NULL, "zstd level of disk tier blocks, 0 = stored raw") \
     X(DAEMONIZE, "daemonize", OPT_BOOL, "no", 0, 1, 0, NULL, "fork into the background") \
     X(PIDFILE, "pidfile", OPT_STRING, "", 0, 0, 0, NULL, "file to write the pid to, empty for none") \
     X(LOGFILE, "logfile", OPT_STRING, "", 0, 0, 0, NULL, "log file, empty for standard output") \

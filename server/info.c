@@ -21,6 +21,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "storage/store.h"
+#include "storage/tier.h"
 
 #define OPS_SAMPLES 16
 
@@ -129,8 +130,8 @@ human_bytes(char *buf, size_t cap, double n)
     }
 }
 
-static void
-add(struct resp_buf *b, const char *fmt, ...)
+void
+info_add(struct resp_buf *b, const char *fmt, ...)
 {
     char line[1200];
     va_list ap;
@@ -152,47 +153,47 @@ section_server(struct resp_buf *b, int64_t now)
     int64_t up = (now - server.start_ms) / 1000;
 
     uname(&u);
-    add(b, "# Server");
-    add(b, "redis_version:%s", REDIS_COMPAT_VERSION);
-    add(b, "ringcache_version:%s", RINGCACHE_VERSION);
-    add(b, "redis_git_sha1:00000000");
-    add(b, "redis_git_dirty:0");
-    add(b, "redis_build_id:0");
-    add(b, "redis_mode:standalone");
-    add(b, "os:%s %s %s", u.sysname, u.release, u.machine);
-    add(b, "arch_bits:%d", (int)sizeof(void *) * 8);
-    add(b, "monotonic_clock:POSIX clock_gettime");
-    add(b, "multiplexing_api:epoll");
-    add(b, "atomicvar_api:c11-builtin");
-    add(b, "gcc_version:%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
-    add(b, "process_id:%d", (int)server.pid);
-    add(b, "process_supervised:no");
-    add(b, "run_id:%s", server.run_id);
-    add(b, "tcp_port:%lld", config_num(OPT_PORT));
-    add(b, "server_time_usec:%lld", (long long)now * 1000);
-    add(b, "uptime_in_seconds:%lld", (long long)up);
-    add(b, "uptime_in_days:%lld", (long long)up / 86400);
-    add(b, "hz:%lld", config_num(OPT_HZ));
-    add(b, "configured_hz:%lld", config_num(OPT_HZ));
-    add(b, "lru_clock:%lld", (long long)((now / 1000) & ((1 << 24) - 1)));
-    add(b, "executable:%s", server.executable);
-    add(b, "config_file:%s", server.config_file);
-    add(b, "io_threads_active:%d", server.nworkers > 1);
-    add(b, "io_threads:%d", server.nworkers);
+    info_add(b, "# Server");
+    info_add(b, "redis_version:%s", REDIS_COMPAT_VERSION);
+    info_add(b, "ringcache_version:%s", RINGCACHE_VERSION);
+    info_add(b, "redis_git_sha1:00000000");
+    info_add(b, "redis_git_dirty:0");
+    info_add(b, "redis_build_id:0");
+    info_add(b, "redis_mode:standalone");
+    info_add(b, "os:%s %s %s", u.sysname, u.release, u.machine);
+    info_add(b, "arch_bits:%d", (int)sizeof(void *) * 8);
+    info_add(b, "monotonic_clock:POSIX clock_gettime");
+    info_add(b, "multiplexing_api:epoll");
+    info_add(b, "atomicvar_api:c11-builtin");
+    info_add(b, "gcc_version:%d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+    info_add(b, "process_id:%d", (int)server.pid);
+    info_add(b, "process_supervised:no");
+    info_add(b, "run_id:%s", server.run_id);
+    info_add(b, "tcp_port:%lld", config_num(OPT_PORT));
+    info_add(b, "server_time_usec:%lld", (long long)now * 1000);
+    info_add(b, "uptime_in_seconds:%lld", (long long)up);
+    info_add(b, "uptime_in_days:%lld", (long long)up / 86400);
+    info_add(b, "hz:%lld", config_num(OPT_HZ));
+    info_add(b, "configured_hz:%lld", config_num(OPT_HZ));
+    info_add(b, "lru_clock:%lld", (long long)((now / 1000) & ((1 << 24) - 1)));
+    info_add(b, "executable:%s", server.executable);
+    info_add(b, "config_file:%s", server.config_file);
+    info_add(b, "io_threads_active:%d", server.nworkers > 1);
+    info_add(b, "io_threads:%d", server.nworkers);
 }
 
 static void
 section_clients(struct resp_buf *b)
 {
-    add(b, "# Clients");
-    add(b, "connected_clients:%u", atomic_load(&server.nclients));
-    add(b, "cluster_connections:0");
-    add(b, "maxclients:%lld", config_num(OPT_MAXCLIENTS));
-    add(b, "client_recent_max_input_buffer:0");
-    add(b, "client_recent_max_output_buffer:0");
-    add(b, "blocked_clients:0");
-    add(b, "tracking_clients:0");
-    add(b, "clients_in_timeout_table:0");
+    info_add(b, "# Clients");
+    info_add(b, "connected_clients:%u", atomic_load(&server.nclients));
+    info_add(b, "cluster_connections:0");
+    info_add(b, "maxclients:%lld", config_num(OPT_MAXCLIENTS));
+    info_add(b, "client_recent_max_input_buffer:0");
+    info_add(b, "client_recent_max_output_buffer:0");
+    info_add(b, "blocked_clients:0");
+    info_add(b, "tracking_clients:0");
+    info_add(b, "clients_in_timeout_table:0");
 }
 
 static void
@@ -224,47 +225,47 @@ section_memory(struct resp_buf *b)
     human_bytes(h4, sizeof h4, (double)total);
     human_bytes(h5, sizeof h5, (double)maxmem);
     config_format(OPT_MAXMEMORY_POLICY, policy, sizeof policy);
-    add(b, "# Memory");
-    add(b, "used_memory:%zu", used);
-    add(b, "used_memory_human:%s", h1);
-    add(b, "used_memory_rss:%zu", rss);
-    add(b, "used_memory_rss_human:%s", h2);
-    add(b, "used_memory_peak:%llu", (unsigned long long)peak);
-    add(b, "used_memory_peak_human:%s", h3);
-    add(b, "used_memory_peak_perc:%.2f%%", peak ? 100.0 * (double)used / (double)peak : 100.0);
-    add(b, "used_memory_overhead:%llu", (unsigned long long)(used > ss.item_bytes ? used - ss.item_bytes : 0));
-    add(b, "used_memory_dataset:%llu", (unsigned long long)ss.used_bytes);
-    add(b, "used_memory_dataset_perc:%.2f%%", used ? 100.0 * (double)ss.used_bytes / (double)used : 0.0);
-    add(b, "allocator_allocated:%zu", used);
-    add(b, "allocator_active:%zu", active);
-    add(b, "allocator_resident:%zu", resident);
-    add(b, "total_system_memory:%zu", total);
-    add(b, "total_system_memory_human:%s", h4);
-    add(b, "maxmemory:%lld", maxmem);
-    add(b, "maxmemory_human:%s", h5);
-    add(b, "maxmemory_policy:%s", policy);
-    add(b, "allocator_frag_ratio:%.2f", used ? (double)active / (double)used : 1.0);
-    add(b, "mem_fragmentation_ratio:%.2f", used ? (double)rss / (double)used : 1.0);
-    add(b, "mem_allocator:jemalloc-%s", JEMALLOC_VERSION);
-    add(b, "dataset_items_bytes:%llu", (unsigned long long)ss.item_bytes);
-    add(b, "dataset_index_bytes:%llu", (unsigned long long)ss.index_bytes);
-    add(b, "dataset_payload_bytes:%llu", (unsigned long long)ss.payload_bytes);
-    add(b, "bytes_per_key_overhead:%.2f",
+    info_add(b, "# Memory");
+    info_add(b, "used_memory:%zu", used);
+    info_add(b, "used_memory_human:%s", h1);
+    info_add(b, "used_memory_rss:%zu", rss);
+    info_add(b, "used_memory_rss_human:%s", h2);
+    info_add(b, "used_memory_peak:%llu", (unsigned long long)peak);
+    info_add(b, "used_memory_peak_human:%s", h3);
+    info_add(b, "used_memory_peak_perc:%.2f%%", peak ? 100.0 * (double)used / (double)peak : 100.0);
+    info_add(b, "used_memory_overhead:%llu", (unsigned long long)(used > ss.item_bytes ? used - ss.item_bytes : 0));
+    info_add(b, "used_memory_dataset:%llu", (unsigned long long)ss.used_bytes);
+    info_add(b, "used_memory_dataset_perc:%.2f%%", used ? 100.0 * (double)ss.used_bytes / (double)used : 0.0);
+    info_add(b, "allocator_allocated:%zu", used);
+    info_add(b, "allocator_active:%zu", active);
+    info_add(b, "allocator_resident:%zu", resident);
+    info_add(b, "total_system_memory:%zu", total);
+    info_add(b, "total_system_memory_human:%s", h4);
+    info_add(b, "maxmemory:%lld", maxmem);
+    info_add(b, "maxmemory_human:%s", h5);
+    info_add(b, "maxmemory_policy:%s", policy);
+    info_add(b, "allocator_frag_ratio:%.2f", used ? (double)active / (double)used : 1.0);
+    info_add(b, "mem_fragmentation_ratio:%.2f", used ? (double)rss / (double)used : 1.0);
+    info_add(b, "mem_allocator:jemalloc-%s", JEMALLOC_VERSION);
+    info_add(b, "dataset_items_bytes:%llu", (unsigned long long)ss.item_bytes);
+    info_add(b, "dataset_index_bytes:%llu", (unsigned long long)ss.index_bytes);
+    info_add(b, "dataset_payload_bytes:%llu", (unsigned long long)ss.payload_bytes);
+    info_add(b, "bytes_per_key_overhead:%.2f",
         ss.keys ? (double)(ss.used_bytes - ss.payload_bytes) / (double)ss.keys : 0.0);
 }
 
 static void
 section_persistence(struct resp_buf *b)
 {
-    add(b, "# Persistence");
-    add(b, "loading:0");
-    add(b, "async_loading:0");
-    add(b, "rdb_changes_since_last_save:0");
-    add(b, "rdb_bgsave_in_progress:0");
-    add(b, "rdb_last_bgsave_status:ok");
-    add(b, "aof_enabled:0");
-    add(b, "aof_rewrite_in_progress:0");
-    add(b, "aof_last_write_status:ok");
+    info_add(b, "# Persistence");
+    info_add(b, "loading:0");
+    info_add(b, "async_loading:0");
+    info_add(b, "rdb_changes_since_last_save:0");
+    info_add(b, "rdb_bgsave_in_progress:0");
+    info_add(b, "rdb_last_bgsave_status:ok");
+    info_add(b, "aof_enabled:0");
+    info_add(b, "aof_rewrite_in_progress:0");
+    info_add(b, "aof_last_write_status:ok");
 }
 
 static void
@@ -275,35 +276,35 @@ section_stats(struct resp_buf *b)
 
     worker_stats_sum(&ws);
     store_stats(server.store, &ss);
-    add(b, "# Stats");
-    add(b, "total_connections_received:%llu", (unsigned long long)ws.total_connections_received);
-    add(b, "total_commands_processed:%llu", (unsigned long long)ws.total_commands_processed);
-    add(b, "instantaneous_ops_per_sec:%llu", (unsigned long long)ops_per_sec());
-    add(b, "total_net_input_bytes:%llu", (unsigned long long)ws.total_net_input_bytes);
-    add(b, "total_net_output_bytes:%llu", (unsigned long long)ws.total_net_output_bytes);
-    add(b, "rejected_connections:%llu", (unsigned long long)ws.rejected_connections);
-    add(b, "expired_keys:%llu", (unsigned long long)ss.expired_keys);
-    add(b, "evicted_keys:%llu", (unsigned long long)ss.evicted_keys);
-    add(b, "keyspace_hits:%llu", (unsigned long long)ws.keyspace_hits);
-    add(b, "keyspace_misses:%llu", (unsigned long long)ws.keyspace_misses);
-    add(b, "pubsub_channels:0");
-    add(b, "pubsub_patterns:0");
-    add(b, "total_error_replies:%llu", (unsigned long long)ws.total_error_replies);
-    add(b, "unexpected_error_replies:%llu", (unsigned long long)ws.unexpected_error_replies);
-    add(b, "client_query_buffer_limit_disconnections:%llu",
+    info_add(b, "# Stats");
+    info_add(b, "total_connections_received:%llu", (unsigned long long)ws.total_connections_received);
+    info_add(b, "total_commands_processed:%llu", (unsigned long long)ws.total_commands_processed);
+    info_add(b, "instantaneous_ops_per_sec:%llu", (unsigned long long)ops_per_sec());
+    info_add(b, "total_net_input_bytes:%llu", (unsigned long long)ws.total_net_input_bytes);
+    info_add(b, "total_net_output_bytes:%llu", (unsigned long long)ws.total_net_output_bytes);
+    info_add(b, "rejected_connections:%llu", (unsigned long long)ws.rejected_connections);
+    info_add(b, "expired_keys:%llu", (unsigned long long)ss.expired_keys);
+    info_add(b, "evicted_keys:%llu", (unsigned long long)ss.evicted_keys);
+    info_add(b, "keyspace_hits:%llu", (unsigned long long)ws.keyspace_hits);
+    info_add(b, "keyspace_misses:%llu", (unsigned long long)ws.keyspace_misses);
+    info_add(b, "pubsub_channels:0");
+    info_add(b, "pubsub_patterns:0");
+    info_add(b, "total_error_replies:%llu", (unsigned long long)ws.total_error_replies);
+    info_add(b, "unexpected_error_replies:%llu", (unsigned long long)ws.unexpected_error_replies);
+    info_add(b, "client_query_buffer_limit_disconnections:%llu",
         (unsigned long long)ws.client_query_buffer_limit_disconnections);
-    add(b, "client_output_buffer_limit_disconnections:%llu",
+    info_add(b, "client_output_buffer_limit_disconnections:%llu",
         (unsigned long long)ws.client_output_buffer_limit_disconnections);
 }
 
 static void
 section_replication(struct resp_buf *b)
 {
-    add(b, "# Replication");
-    add(b, "role:master");
-    add(b, "connected_slaves:0");
-    add(b, "master_replid:%s", server.run_id);
-    add(b, "master_repl_offset:0");
+    info_add(b, "# Replication");
+    info_add(b, "role:master");
+    info_add(b, "connected_slaves:0");
+    info_add(b, "master_replid:%s", server.run_id);
+    info_add(b, "master_repl_offset:0");
 }
 
 static void
@@ -312,15 +313,15 @@ section_cpu(struct resp_buf *b)
     struct rusage ru;
 
     getrusage(RUSAGE_SELF, &ru);
-    add(b, "# CPU");
-    add(b, "used_cpu_sys:%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    add(b, "used_cpu_user:%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    info_add(b, "# CPU");
+    info_add(b, "used_cpu_sys:%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    info_add(b, "used_cpu_user:%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
 }
 
 static void
 section_cluster(struct resp_buf *b)
 {
-    add(b, "# Cluster");
+    info_add(b, "# Cluster");
     cluster_info(b);
 }
 
@@ -330,17 +331,72 @@ section_keyspace(struct resp_buf *b)
     struct store_stats ss;
 
     store_stats(server.store, &ss);
-    add(b, "# Keyspace");
+    info_add(b, "# Keyspace");
     if (ss.keys > 0) {
-        add(b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)ss.keys,
+        info_add(b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)ss.keys,
             (unsigned long long)ss.volatile_keys);
     }
+}
+
+/* The disk tier (ringcache's own section, INFO storage). */
+static void
+section_storage(struct resp_buf *b)
+{
+    struct store_stats ss;
+    struct tier_stats ts;
+    struct tier *t = store_tier(server.store);
+
+    store_stats(server.store, &ss);
+    info_add(b, "# Storage");
+    info_add(b, "mem_keys:%llu", (unsigned long long)ss.keys);
+    info_add(b, "mem_bytes:%llu", (unsigned long long)ss.used_bytes);
+    info_add(b, "disk_tier:%d", t != NULL);
+    if (t == NULL) {
+        return;
+    }
+    tier_stats(t, &ts);
+    info_add(b, "disk_keys:%llu", (unsigned long long)ts.cold_keys);
+    info_add(b, "disk_index_entries:%llu", (unsigned long long)ts.index_entries);
+    info_add(b, "disk_index_ram_bytes:%llu", (unsigned long long)ts.ram_bytes);
+    info_add(b, "disk_index_bytes_per_key:%.2f",
+        ts.index_entries ? (double)ts.ram_bytes / (double)ts.index_entries : 0.0);
+    info_add(b, "disk_bytes:%llu", (unsigned long long)ts.disk_bytes);
+    info_add(b, "disk_max_bytes:%llu", (unsigned long long)ts.disk_max_bytes);
+    info_add(b, "disk_segments:%llu", (unsigned long long)ts.segments);
+    info_add(b, "disk_compression_ratio:%.2f",
+        ts.disk_bytes_written ? (double)ts.raw_bytes_written / (double)ts.disk_bytes_written : 1.0);
+    info_add(b, "disk_records_written:%llu", (unsigned long long)ts.records_written);
+    info_add(b, "disk_blocks_written:%llu", (unsigned long long)ts.blocks_written);
+    info_add(b, "disk_raw_bytes_written:%llu", (unsigned long long)ts.raw_bytes_written);
+    info_add(b, "disk_bytes_written:%llu", (unsigned long long)ts.disk_bytes_written);
+    info_add(b, "disk_reads:%llu", (unsigned long long)ts.disk_reads);
+    info_add(b, "disk_read_avg_us:%.2f",
+        ts.disk_reads ? (double)ts.read_ns_total / 1000.0 / (double)ts.disk_reads : 0.0);
+    info_add(b, "disk_queue_hits:%llu", (unsigned long long)ts.queue_hits);
+    info_add(b, "disk_queue_bytes:%llu", (unsigned long long)ts.queue_bytes);
+    info_add(b, "disk_promotions:%llu", (unsigned long long)ts.promotions);
+    info_add(b, "disk_clean_evictions:%llu", (unsigned long long)ts.clean_evictions);
+    info_add(b, "disk_refused:%llu", (unsigned long long)ts.refused);
+    info_add(b, "disk_evicted_keys:%llu", (unsigned long long)ts.evicted);
+    info_add(b, "disk_expired_keys:%llu", (unsigned long long)ts.expired);
+    info_add(b, "disk_tombstones:%llu", (unsigned long long)ts.tombstones);
+    info_add(b, "disk_reclaimed_segments:%llu", (unsigned long long)ts.reclaimed_segments);
+    info_add(b, "disk_compacted_segments:%llu", (unsigned long long)ts.compacted_segments);
+    info_add(b, "disk_rewritten_records:%llu", (unsigned long long)ts.rewritten_records);
+    info_add(b, "disk_read_errors:%llu", (unsigned long long)ts.read_errors);
+    info_add(b, "disk_write_errors:%llu", (unsigned long long)ts.write_errors);
+    info_add(b, "disk_bad_blocks:%llu", (unsigned long long)ts.bad_blocks);
+    info_add(b, "disk_bad_records:%llu", (unsigned long long)ts.bad_records);
+    info_add(b, "disk_torn_segments:%llu", (unsigned long long)ts.torn_segments);
+    info_add(b, "disk_unreadable_segments:%llu", (unsigned long long)ts.unreadable_segments);
+    info_add(b, "disk_rebuilt_keys:%llu", (unsigned long long)ts.rebuilt_keys);
+    info_add(b, "disk_rebuild_ms:%llu", (unsigned long long)ts.rebuild_ms);
 }
 
 static void
 section_modules(struct resp_buf *b)
 {
-    add(b, "# Modules");
+    info_add(b, "# Modules");
 }
 
 static const struct {
@@ -359,6 +415,7 @@ static const struct {
     { "cluster", section_cluster, true },
     { "keyspace", section_keyspace, true },
     { "commandstats", commands_info_stats, false },
+    { "storage", section_storage, false }, /* INFO storage: the disk tier */
 };
 
 void

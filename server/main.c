@@ -20,6 +20,14 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/store.h"
+#include "storage/tier.h"
+
+/* The disk tier's messages (rebuild damage, write errors) go to our log. */
+static void
+tier_log(const char *msg)
+{
+    log_msg(LOG_WARNING, "%s", msg);
+}
 
 static void
 usage(void)
@@ -65,25 +73,6 @@ apply_loglevel(enum config_id id)
     log_set_level((enum log_level)config_num(id));
 }
 
-static void
-make_run_id(char out[41])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[20] = { 0 };
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        ssize_t r = read(fd, raw, sizeof raw);
-        (void)r;
-        close(fd);
-    }
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 static int
 daemonize(void)
 {
@@ -116,6 +105,7 @@ main(int argc, char **argv)
     const char *conf = NULL;
     int first_opt = 1;
     struct store_config sc = { 0 };
+    struct tier *tier = NULL;
 
     if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
         printf("ringcache-server v=%s (Redis protocol %s) malloc=jemalloc\n",
@@ -159,7 +149,7 @@ main(int argc, char **argv)
     }
     server.pid = getpid();
     server.start_ms = now_ms();
-    make_run_id(server.run_id);
+    random_hex_id(server.run_id);
     config_str(OPT_PIDFILE, pidfile, sizeof pidfile);
     if (pidfile[0] != '\0') {
         FILE *f = fopen(pidfile, "w");
@@ -176,9 +166,34 @@ main(int argc, char **argv)
     sc.policy = (enum store_policy)config_num(OPT_MAXMEMORY_POLICY);
     sc.samples = (unsigned)config_num(OPT_MAXMEMORY_SAMPLES);
     sc.max_value_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
+    if (config_num(OPT_DISK_TIER)) {
+        /* after chdir(dir): segments live in the working directory. The
+         * write queue sits outside maxmemory, so it scales with it. */
+        uint64_t q = sc.maxmemory / 4;
+        struct tier_config tc = {
+            .dir = ".",
+            .max_bytes = (uint64_t)config_num(OPT_DISK_MAX_BYTES),
+            .segment_size = (uint64_t)config_num(OPT_SEGMENT_SIZE),
+            .level = (int)config_num(OPT_DISK_COMPRESSION),
+            .queue_bytes = q < (4u << 20) ? (4u << 20) : q > (64u << 20) ? (64u << 20) : q,
+        };
+        struct tier_stats ts;
+
+        tier = tier_create(&tc, now_ms(), tier_log, err, sizeof err);
+        if (tier == NULL) {
+            log_msg(LOG_WARNING, "Could not start the disk tier: %s", err);
+            return 1;
+        }
+        tier_stats(tier, &ts);
+        log_msg(LOG_NOTICE, "Disk tier: %llu keys in %llu segments rebuilt in %llu ms",
+                (unsigned long long)ts.index_entries, (unsigned long long)ts.segments,
+                (unsigned long long)ts.rebuild_ms);
+        sc.tier = tier;
+    }
     server.store = store_create(&sc);
     if (server.store == NULL) {
         log_msg(LOG_WARNING, "Could not create the store");
+        tier_destroy(&tier);
         return 1;
     }
     config_on_change(OPT_MAXMEMORY, apply_store);
@@ -191,6 +206,7 @@ main(int argc, char **argv)
         net_teardown();
         cluster_teardown();
         store_destroy(&server.store);
+        tier_destroy(&tier);
         return 1;
     }
     log_msg(LOG_NOTICE, "ringcache %s started, pid=%d, port=%lld, %d worker threads",
@@ -201,7 +217,14 @@ main(int argc, char **argv)
     log_msg(LOG_WARNING, "ringcache is now ready to exit, bye bye...");
     net_teardown();
     cluster_teardown();
+    if (tier != NULL) {
+        /* SHUTDOWN and SIGTERM both end here, with the workers stopped:
+         * memory goes to disk so a restart serves every key */
+        log_msg(LOG_NOTICE, "Writing the memory tier to disk...");
+        store_spill(server.store);
+    }
     store_destroy(&server.store);
+    tier_destroy(&tier);
     slowlog_teardown();
     if (pidfile[0] != '\0') {
         unlink(pidfile);

@@ -45,6 +45,8 @@
 
 #include <xxhash.h>
 
+#include "storage/tier.h"
+
 #define SHARDS_DEFAULT 256u
 #define SHARDS_MAX 65536u
 #define SHARD_MIN_BUCKETS 8u
@@ -78,6 +80,7 @@ struct store {
     _Atomic int policy;
     _Atomic unsigned samples;
     _Atomic uint64_t max_value_len;
+    struct tier *tier;    /* disk tier, or NULL: see "disk tier hooks" below */
     /* Written on every write from every thread: keep it off the line that
      * holds the read-mostly settings above. */
     _Alignas(CACHE_LINE) _Atomic uint64_t used_bytes;
@@ -354,6 +357,12 @@ do_link(struct store *st, struct shard *sh, struct item **slot,
 {
     int64_t delta = do_count_in(sh, it);
 
+    if (st->tier != NULL) {
+        /* disk tier hook: the key's value changes, so a copy on disk (cold,
+         * or the clean twin of a promoted item) is stale from now on */
+        tier_forget(st->tier, hash, item_key(it), it->klen);
+    }
+
     if (slot != NULL) {
         struct item *old = *slot;
 
@@ -377,6 +386,12 @@ do_unlink(struct store *st, struct shard *sh, struct item **slot)
 {
     struct item *it = *slot;
 
+    if (st->tier != NULL) {
+        /* disk tier hook: deleted or expired, so its disk twin goes too
+         * (eviction to the tier does not come through here) */
+        tier_forget(st->tier, key_hash(item_key(it), it->klen), item_key(it),
+                    it->klen);
+    }
     *slot = it->next;
     used_add(st, do_count_out(sh, it));
     item_release(&it);
@@ -520,8 +535,31 @@ over_limit(struct store *st, uint64_t need)
 {
     uint64_t max = atomic_load_explicit(&st->maxmemory, memory_order_relaxed);
 
+    /* disk tier hook: the cold keys' index is RAM the dataset costs too */
+    if (max != 0 && st->tier != NULL) {
+        need += tier_ram_bytes(st->tier);
+    }
     return max != 0 &&
            atomic_load_explicit(&st->used_bytes, memory_order_relaxed) + need > max;
+}
+
+/* Disk tier hook: evict the item at *slot into the tier instead of freeing
+ * it. The tier pins it until it is written (and serves reads from it
+ * meanwhile), so unlinking here loses nothing; only when the tier refuses
+ * (queue full, disk failing) is this a plain eviction. Not do_unlink: that
+ * would tell the tier to forget the key it was just given. */
+static void
+do_evict_to_tier(struct store *st, struct shard *sh, struct item **slot)
+{
+    struct item *it = *slot;
+
+    if (tier_put(st->tier, key_hash(item_key(it), it->klen), it, false) ==
+        TIER_PUT_REFUSED) {
+        sh->evicted++;
+    }
+    *slot = it->next;
+    used_add(st, do_count_out(sh, it));
+    item_release(&it);
 }
 
 bool
@@ -544,6 +582,10 @@ do_evict_one(struct store *st, struct shard *sh, int policy, int64_t now_ms)
     }
     if (victim == NULL) {
         return false;
+    }
+    if (st->tier != NULL && !item_expired(*victim, now_ms)) {
+        do_evict_to_tier(st, sh, victim); /* disk tier hook */
+        return true;
     }
     if (item_expired(*victim, now_ms)) {
         sh->expired++;
@@ -634,6 +676,11 @@ make_room(struct store *st, uint64_t need, int64_t now_ms)
          * needs memory is refused until something is deleted. */
         return over_limit(st, 0) ? STORE_ENOMEM : STORE_OK;
     }
+    if (st->tier != NULL && over_limit(st, need)) {
+        /* disk tier hook: let the writer catch up, so what we evict next
+         * is queued for disk rather than refused and lost */
+        tier_wait_room(st->tier);
+    }
     while (over_limit(st, need)) {
         if (need > atomic_load_explicit(&st->maxmemory, memory_order_relaxed) ||
             !evict_one(st, now_ms)) {
@@ -652,6 +699,103 @@ store_evict_some(struct store *st, uint64_t max_keys, int64_t now_ms)
         n++;
     }
     return n;
+}
+
+/* ---- disk tier hooks ------------------------------------------------------
+ * With a tier attached (store_config.tier), memory holds the hot keys and
+ * the tier the evicted ones. Every hook is behind `st->tier != NULL`, so
+ * with the tier off the store does exactly what it did before.
+ *
+ * Invariant, under the key's shard lock: a key is in memory, or cold in the
+ * tier, or both when it was promoted and not changed since (the tier's
+ * copy is then a clean twin, which do_link/do_unlink drop on any change).
+ * Operations that need the old value use do_find_warm, which brings a cold
+ * key back into memory under the shard lock first, so every
+ * read-modify-write, GETEX, GETDEL, EXPIRE ... works on cold keys unchanged.
+ * Plain SET and DEL never read the disk: do_link/do_unlink and store_del
+ * only forget the cold copy. The read is synchronous on the caller's thread
+ * (one pread of one compressed block plus its decompression; measured in
+ * bench/RESULTS.md), holding only this key's shard lock. */
+
+/* do_find, and on a miss, the key's cold copy read back and linked. */
+static struct item **
+do_find_warm(struct store *st, struct shard *sh, uint64_t hash,
+             const char *key, size_t klen, int64_t now_ms)
+{
+    struct item **slot = do_find(st, sh, hash, key, klen, now_ms);
+    int policy = atomic_load_explicit(&st->policy, memory_order_relaxed);
+    struct tier_value v;
+    struct item *it;
+
+    if (slot != NULL || st->tier == NULL) {
+        return slot;
+    }
+    if (tier_read(st->tier, hash, key, klen, now_ms, true, &v) != 1) {
+        return NULL;
+    }
+    /* memcached flags are not restored: nothing sets them yet */
+    it = item_create(key, klen, v.vlen, v.expire_ms, NULL, (uint32_t)now_ms);
+    if (it == NULL) {
+        tier_unpromote(st->tier, hash); /* stays cold: served next time */
+        tier_value_release(&v);
+        return NULL;
+    }
+    memcpy(item_value_mut(it), v.val, v.vlen);
+    tier_value_release(&v);
+    /* Room from this shard only (the one lock we hold), before linking so
+     * the victim cannot be the item we return; a GET-only load would
+     * otherwise grow memory past maxmemory one promotion at a time. */
+    while (over_limit(st, item_usize(it)) && do_evict_one(st, sh, policy, now_ms)) {
+    }
+    /* linked without do_link: the tier keeps its now clean twin */
+    slot = &sh->buckets[bucket_of(st, sh, hash)];
+    it->next = *slot;
+    *slot = it;
+    used_add(st, do_count_in(sh, it));
+    return slot;
+}
+
+/* Does a cold copy exist (for NX checks)? Reads only in the last second of
+ * a key's TTL, where the index's rounded expiry cannot tell. */
+static bool
+do_cold_exists(struct store *st, struct shard *sh, uint64_t hash,
+               const char *key, size_t klen, int64_t now_ms, bool touch)
+{
+    int r;
+
+    if (st->tier == NULL) {
+        return false;
+    }
+    r = tier_has(st->tier, hash, now_ms, touch);
+    return r > 0 || (r < 0 && do_find_warm(st, sh, hash, key, klen, now_ms) != NULL);
+}
+
+struct tier *
+store_tier(struct store *st)
+{
+    return st->tier;
+}
+
+void
+store_spill(struct store *st)
+{
+    if (st->tier == NULL) {
+        return;
+    }
+    for (unsigned i = 0; i < st->nshards; i++) {
+        struct shard *sh = &st->shards[i];
+
+        shard_lock(sh);
+        for (uint64_t b = 0; b <= sh->mask; b++) {
+            for (struct item *it = sh->buckets[b]; it != NULL; it = it->next) {
+                if (!item_has_expire(it) || item_expire_ms(it) > (int64_t)time(NULL) * 1000) {
+                    tier_put(st->tier, key_hash(item_key(it), it->klen), it, true);
+                }
+            }
+        }
+        shard_unlock(sh);
+    }
+    tier_sync(st->tier);
 }
 
 /* ---- lifecycle and settings ---------------------------------------------- */
@@ -794,6 +938,7 @@ store_create(const struct store_config *cfg)
     atomic_init(&st->maxmemory, cfg->maxmemory);
     atomic_init(&st->policy, (int)cfg->policy);
     atomic_init(&st->evict_cursor, 0);
+    st->tier = cfg->tier; /* disk tier hook */
     store_set_samples(st, cfg->samples);
     store_set_max_value_len(st, cfg->max_value_len);
     return st;
@@ -840,7 +985,7 @@ lookup_pin(struct store *st, const char *key, size_t klen, int64_t now_ms,
     struct item *it = NULL;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot != NULL) {
         it = *slot;
         item_pin(it);
@@ -874,14 +1019,20 @@ lookup_exists(struct store *st, const char *key, size_t klen, int64_t now_ms,
     struct shard *sh = shard_of(st, h);
     struct item **slot;
 
+    bool cold = false;
+
     shard_lock(sh);
     slot = do_find(st, sh, h, key, klen, now_ms);
     if (slot != NULL && touch) {
         item_touch(*slot, now_ms);
     }
+    if (slot == NULL) {
+        /* disk tier hook: the index answers without reading */
+        cold = do_cold_exists(st, sh, h, key, klen, now_ms, touch);
+    }
     do_resize(st, sh, now_ms);
     shard_unlock(sh);
-    return slot != NULL;
+    return slot != NULL || cold;
 }
 
 bool
@@ -936,7 +1087,11 @@ store_set(struct store *st, const char *key, size_t klen, const void *val,
     h = key_hash(key, klen);
     sh = shard_of(st, h);
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    /* disk tier hook: a plain SET overwrites a cold key without reading it
+     * (do_link forgets the cold copy); conditions and GET need the old one */
+    slot = (flags & (STORE_SET_NX | STORE_SET_XX | STORE_SET_GET | STORE_SET_KEEPTTL)) || drop
+               ? do_find_warm(st, sh, h, key, klen, now_ms)
+               : do_find(st, sh, h, key, klen, now_ms);
     cur = slot != NULL ? *slot : NULL;
     if (cur != NULL && old != NULL && (flags & STORE_SET_GET)) {
         item_pin(cur);
@@ -1022,7 +1177,8 @@ store_mset(struct store *st, size_t n, const char *const *keys,
     for (size_t i = 0; nx && i < n; i++) {
         struct shard *sh = shard_of(st, hashes[i]);
 
-        if (do_find(st, sh, hashes[i], keys[i], klens[i], now_ms) != NULL) {
+        if (do_find(st, sh, hashes[i], keys[i], klens[i], now_ms) != NULL ||
+            do_cold_exists(st, sh, hashes[i], keys[i], klens[i], now_ms, false)) {
             rc = STORE_EEXIST;
             break;
         }
@@ -1059,14 +1215,18 @@ store_del(struct store *st, const char *key, size_t klen, int64_t now_ms)
     struct shard *sh = shard_of(st, h);
     struct item **slot;
 
+    bool cold = false;
+
     shard_lock(sh);
     slot = do_find(st, sh, h, key, klen, now_ms);
     if (slot != NULL) {
         do_unlink(st, sh, slot);
+    } else if (st->tier != NULL) {
+        cold = tier_forget(st->tier, h, key, klen); /* disk tier hook: no read */
     }
     do_resize(st, sh, now_ms);
     shard_unlock(sh);
-    return slot != NULL;
+    return slot != NULL || cold;
 }
 
 struct item *
@@ -1078,7 +1238,7 @@ store_getdel(struct store *st, const char *key, size_t klen, int64_t now_ms)
     struct item *it = NULL;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot != NULL) {
         it = *slot;
         item_pin(it);
@@ -1099,7 +1259,7 @@ store_getex(struct store *st, const char *key, size_t klen, int64_t expire_ms,
     struct item *it = NULL;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot != NULL) {
         it = *slot;
         item_pin(it); /* the caller gets the value as read, before the change */
@@ -1150,7 +1310,7 @@ store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
         enum store_status rc;
 
         shard_lock(sh);
-        slot = do_find(st, sh, h, key, klen, now_ms);
+        slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier: _warm */
         rc = fn(st, arg, key, klen, slot != NULL ? *slot : NULL, now_ms, &nit);
         if (rc == STORE_OK && nit != NULL) {
             size_t need = item_usize(nit);
@@ -1495,7 +1655,7 @@ store_expire(struct store *st, const char *key, size_t klen, int64_t when_ms,
     struct item **slot;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot == NULL) {
         rc = STORE_ENOENT;
     } else {
@@ -1533,7 +1693,7 @@ store_persist(struct store *st, const char *key, size_t klen, int64_t now_ms)
     struct item **slot;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot == NULL) {
         rc = STORE_ENOENT;
     } else if (!item_has_expire(*slot)) {
@@ -1561,7 +1721,7 @@ store_expire_time(struct store *st, const char *key, size_t klen, int64_t now_ms
     int64_t t = -2;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot != NULL) {
         t = item_expire_ms(*slot);
     }
@@ -1643,12 +1803,14 @@ store_rename(struct store *st, const char *src, size_t slen, const char *dst,
     if (ss != sd) {
         shard_lock(ss < sd ? sd : ss);
     }
-    sslot = do_find(st, ss, hs, src, slen, now_ms);
+    sslot = do_find_warm(st, ss, hs, src, slen, now_ms); /* disk tier hook: _warm */
     if (sslot == NULL) {
         rc = STORE_ENOENT;
     } else if (slen == dlen && memcmp(src, dst, slen) == 0) {
         rc = nx ? STORE_EEXIST : STORE_OK;
-    } else if (nx && do_find(st, sd, hd, dst, dlen, now_ms) != NULL) {
+    } else if (nx && (do_find(st, sd, hd, dst, dlen, now_ms) != NULL ||
+                      /* disk tier hook; no read: sslot must stay valid */
+                      (st->tier != NULL && tier_has(st->tier, hd, now_ms, false) != 0))) {
         rc = STORE_EEXIST;
     } else {
         const struct item *old = *sslot;
@@ -1685,6 +1847,9 @@ store_dbsize(struct store *st)
         n += st->shards[i].keys;
         shard_unlock(&st->shards[i]);
     }
+    if (st->tier != NULL) {
+        n += tier_cold_keys(st->tier); /* disk tier hook */
+    }
     return n;
 }
 
@@ -1717,6 +1882,9 @@ store_flush(struct store *st)
         }
         do_resize(st, sh, 0); /* only shrinks: the shard is empty */
         shard_unlock(sh);
+    }
+    if (st->tier != NULL) {
+        tier_flush_all(st->tier); /* disk tier hook */
     }
 }
 
@@ -1862,7 +2030,7 @@ store_memory_usage(struct store *st, const char *key, size_t klen, int64_t now_m
     int64_t bytes = -1;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier hook: _warm */
     if (slot != NULL) {
         bytes = (int64_t)(item_usize(*slot) + sh->index_bytes / sh->keys);
     }
@@ -1888,6 +2056,15 @@ store_stats(struct store *st, struct store_stats *out)
         out->evicted_keys += sh->evicted;
         out->expired_keys += sh->expired;
         shard_unlock(sh);
+    }
+    if (st->tier != NULL) {
+        /* disk tier hook: its index is dataset RAM; keys it had to drop
+         * (reclaim, disk errors) are evictions */
+        struct tier_stats ts;
+
+        tier_stats(st->tier, &ts);
+        out->index_bytes += ts.ram_bytes;
+        out->evicted_keys += ts.evicted;
     }
     out->used_bytes = out->item_bytes + out->index_bytes;
     out->maxmemory = atomic_load_explicit(&st->maxmemory, memory_order_relaxed);

@@ -51,12 +51,19 @@ enum store_policy {
 int store_policy_parse(const char *name);
 const char *store_policy_name(enum store_policy p);
 
+struct tier; /* storage/tier.h: the disk tier */
+
 struct store_config {
     unsigned shards;          /* power of two; 0 means 256 */
     uint64_t maxmemory;       /* bytes of dataset; 0 = no limit */
     enum store_policy policy;
     unsigned samples;         /* maxmemory-samples; 0 means 5 */
     uint64_t max_value_len;   /* proto-max-bulk-len; 0 means 512 MiB */
+    /* Disk tier (storage/tier.h), or NULL: evicted items go to it instead
+     * of away, and misses ask it. Borrowed: the caller destroys it after
+     * the store. Cold keys count in store_dbsize and their index in
+     * used_bytes; SCAN, KEYS and RANDOMKEY see only keys in memory. */
+    struct tier *tier;
 };
 
 struct store; /* opaque */
@@ -242,6 +249,13 @@ struct store_stats {
     uint64_t maxmemory;
 };
 void store_stats(struct store *st, struct store_stats *out);
+
+/* Disk tier: hand every key in memory to the tier and wait until it is on
+ * disk (SHUTDOWN, SIGTERM), so a restart serves them all. The keys stay in
+ * memory. No-op without a tier. Call with no other store calls running. */
+void store_spill(struct store *st);
+/* The tier attached at create, or NULL (for INFO). */
+struct tier *store_tier(struct store *st);
 void store_reset_stats(struct store *st); /* evicted and expired counters */
 
 #endif

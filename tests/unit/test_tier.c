@@ -1,0 +1,378 @@
+/*
+ * tests/unit/test_tier.c — the disk tier (storage/tier.c) behind the store:
+ * eviction to disk and reads back, DEL/overwrite/expiry of cold keys
+ * without reads, warm restart (index rebuild), reclaim when the tier is
+ * full, torn and corrupt segments, and a full disk.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/store.h"
+#include "storage/tier.h"
+
+#define NOW 1700000000000LL
+
+static char dir[64];
+static struct tier *tier;
+static struct store *st;
+
+static void
+open_all(uint64_t maxmemory, uint64_t max_bytes, uint64_t seg_size)
+{
+    struct tier_config tc = {.dir = dir, .max_bytes = max_bytes,
+                             .segment_size = seg_size, .level = 1,
+                             .queue_bytes = 1 << 20, .block_size = 4096};
+    struct store_config sc = {.maxmemory = maxmemory, .shards = 16};
+    char err[256];
+
+    tier = tier_create(&tc, NOW, NULL, err, sizeof err);
+    cr_assert(not(eq(ptr, tier, NULL)), "%s", err);
+    sc.tier = tier;
+    st = store_create(&sc);
+    cr_assert(not(eq(ptr, st, NULL)));
+}
+
+/* A clean stop: memory to disk, then both gone. */
+static void
+close_all(void)
+{
+    store_spill(st);
+    store_destroy(&st);
+    tier_destroy(&tier);
+}
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/rc-tier-XXXXXX");
+    cr_assert(not(eq(ptr, mkdtemp(dir), NULL)));
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+
+    store_destroy(&st);
+    tier_destroy(&tier);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+    }
+}
+
+TestSuite(tier, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Values are a function of the key's number: checked without storing them.
+ * Odd keys are text-like, even ones pseudo-random. */
+static size_t
+value_of(int i, char *buf, size_t cap)
+{
+    uint32_t x = (uint32_t)i * 2654435761u + 1;
+    size_t n = 100 + x % 900;
+
+    cr_assert(lt(sz, n, cap));
+    for (size_t k = 0; k < n; k++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[k] = (i & 1) ? "the quick brown fox jumps "[k % 26] : (char)x;
+    }
+    return n;
+}
+
+static void
+put(int i)
+{
+    char key[32], val[2048];
+    size_t n = value_of(i, val, sizeof val);
+
+    snprintf(key, sizeof key, "key:%d", i);
+    cr_assert(eq(int, store_set(st, key, strlen(key), val, n, 0, 0, NOW, NULL), STORE_OK));
+}
+
+/* 1 present and intact, 0 absent; fails on a wrong value. */
+static int
+check(int i)
+{
+    char key[32], val[2048];
+    size_t n = value_of(i, val, sizeof val);
+    struct item *it;
+
+    snprintf(key, sizeof key, "key:%d", i);
+    it = store_get(st, key, strlen(key), NOW);
+    if (it == NULL) {
+        return 0;
+    }
+    cr_assert(eq(u32, it->vlen, (uint32_t)n), "key:%d", i);
+    cr_assert(eq(int, memcmp(item_value(it), val, n), 0), "key:%d", i);
+    item_release(&it);
+    return 1;
+}
+
+static void
+wait_queue_empty(void)
+{
+    struct tier_stats ts;
+
+    for (int i = 0; i < 500; i++) {
+        tier_stats(tier, &ts);
+        if (ts.queue_bytes == 0) {
+            return;
+        }
+        usleep(10000);
+    }
+}
+
+Test(tier, evicted_keys_move_to_disk_and_read_back_identical)
+{
+    struct store_stats ss;
+    struct tier_stats ts;
+
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+    }
+    store_stats(st, &ss);
+    cr_assert(le(u64, ss.used_bytes, 256 << 10), "memory stays bounded");
+    cr_assert(eq(u64, store_dbsize(st), 3000), "cold keys count");
+    for (int i = 0; i < 3000; i++) {
+        cr_assert(eq(int, check(i), 1), "key:%d", i);
+    }
+    tier_stats(tier, &ts);
+    cr_assert(gt(u64, ts.disk_reads + ts.queue_hits, 0));
+    cr_assert(gt(u64, ts.promotions, 0));
+    cr_assert(eq(u64, ts.read_errors, 0));
+    cr_assert(eq(u64, ts.refused, 0));
+    cr_assert(gt(dbl, (double)ts.raw_bytes_written / (double)ts.disk_bytes_written, 1.2),
+              "half the values are text: they compress");
+    store_stats(st, &ss);
+    cr_assert(eq(u64, ss.evicted_keys, 0), "nothing was lost");
+}
+
+Test(tier, del_overwrite_and_expiry_of_cold_keys_do_not_read)
+{
+    struct tier_stats before, after;
+    struct item *it;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(int, store_set(st, "ttl", 3, "v", 1, 0, NOW + 1500, NOW, NULL), STORE_OK));
+    for (int i = 0; i < 2000; i++) {
+        put(i);
+    }
+    wait_queue_empty();
+    tier_stats(tier, &before);
+    cr_assert(store_del(st, "key:1", 5, NOW), "DEL of a cold key answers 1");
+    cr_assert(not(store_del(st, "key:1", 5, NOW)));
+    cr_assert(eq(int, store_set(st, "key:2", 5, "new", 3, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(store_exists(st, "key:3", 5, NOW), "EXISTS from the index");
+    cr_assert(not(store_exists(st, "ttl", 3, NOW + 5000)), "expired while cold");
+    tier_stats(tier, &after);
+    cr_assert(eq(u64, after.disk_reads, before.disk_reads), "no disk read");
+    cr_assert(eq(u64, after.queue_hits, before.queue_hits));
+    cr_assert(eq(ptr, store_get(st, "key:1", 5, NOW), NULL));
+    it = store_get(st, "key:2", 5, NOW);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(int, memcmp(item_value(it), "new", 3), 0));
+    item_release(&it);
+    cr_assert(eq(u64, store_dbsize(st), 2000 - 1 + 1 - 1), "ttl gone, key:1 gone");
+}
+
+Test(tier, read_modify_write_on_a_cold_key_sees_its_value)
+{
+    int64_t v = 0;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(int, store_set(st, "counter", 7, "41", 2, 0, 0, NOW, NULL), STORE_OK));
+    for (int i = 0; i < 2000; i++) {
+        put(i);
+    }
+    wait_queue_empty();
+    cr_assert(eq(int, store_incr(st, "counter", 7, 1, &v, NOW), STORE_OK));
+    cr_assert(eq(i64, v, 42));
+    cr_assert(eq(int, store_expire(st, "key:5", 5, NOW + 60000, 0, NOW), STORE_OK));
+    cr_assert(eq(i64, store_expire_time(st, "key:5", 5, NOW), NOW + 60000));
+    cr_assert(eq(int, check(5), 1));
+}
+
+Test(tier, a_clean_restart_serves_every_key_with_its_ttl)
+{
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+    }
+    cr_assert(eq(int, store_set(st, "ttl", 3, "v", 1, 0, 4102444800000LL, NOW, NULL), STORE_OK));
+    cr_assert(store_del(st, "key:7", 5, NOW));
+    close_all();
+
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    if (getenv("TIER_DEBUG")) {
+        for (int i = 0; i < 3000; i++) {
+            if (check(i) != (i != 7)) fprintf(stderr, "missing key:%d\n", i);
+        }
+        fprintf(stderr, "ttl %lld\n", (long long)store_expire_time(st, "ttl", 3, NOW));
+    }
+    cr_assert(eq(u64, store_dbsize(st), 3000), "rebuilt from the segments");
+    for (int i = 0; i < 3000; i++) {
+        cr_assert(eq(int, check(i), i == 7 ? 0 : 1), "key:%d", i);
+    }
+    cr_assert(eq(i64, store_expire_time(st, "ttl", 3, NOW), 4102444800000LL));
+    close_all();
+    /* and again: promoted-and-unchanged keys are not lost by a second cycle */
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(u64, store_dbsize(st), 3000));
+    cr_assert(eq(int, check(2999), 1));
+}
+
+Test(tier, reclaim_keeps_the_tier_within_its_size_and_counts_evictions)
+{
+    struct tier_stats ts;
+    struct store_stats ss;
+    int present = 0;
+
+    /* 4 segments of 64 KiB: far less than the ~1.5 MB written */
+    open_all(192 << 10, 256 << 10, 64 << 10);
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+        if (i >= 50 && i % 10 == 0) {
+            check(i - 50); /* some keys are read while cold: kept longer */
+        }
+    }
+    wait_queue_empty();
+    tier_stats(tier, &ts);
+    cr_assert(gt(u64, ts.reclaimed_segments, 0));
+    cr_assert(gt(u64, ts.evicted, 0));
+    cr_assert(le(u64, ts.disk_bytes, 256 << 10), "within disk-max-bytes");
+    store_stats(st, &ss);
+    cr_assert(ge(u64, ss.evicted_keys, ts.evicted), "counted as evictions");
+    for (int i = 0; i < 3000; i++) {
+        present += check(i); /* absent or intact, never wrong */
+    }
+    cr_assert(eq(u64, store_dbsize(st) >= (uint64_t)present, true));
+    cr_assert(gt(int, present, 0));
+}
+
+static int
+list_segments(char names[][400], int cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    while ((de = readdir(d)) != NULL && n < cap) {
+        if (strncmp(de->d_name, "seg-", 4) == 0) {
+            snprintf(names[n++], 400, "%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+Test(tier, torn_and_corrupt_segments_lose_only_the_damaged_records)
+{
+    char names[64][400];
+    struct tier_stats ts;
+    int n, present = 0;
+
+    open_all(128 << 10, 64 << 20, 256 << 10);
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+    }
+    close_all();
+    n = list_segments(names, 64);
+    cr_assert(ge(int, n, 3));
+    for (int s = 0; s < n; s++) {
+        struct stat sb;
+        int fd = open(names[s], O_RDWR);
+
+        cr_assert(ge(int, fd, 0));
+        fstat(fd, &sb);
+        if (s == 0) {
+            /* torn: the tail of a block never made it */
+            cr_assert(eq(int, ftruncate(fd, sb.st_size - 100), 0));
+        } else if (s == 1) {
+            char junk[64];
+
+            memset(junk, 0x5a, sizeof junk);
+            cr_assert(eq(int, (int)pwrite(fd, junk, sizeof junk, sb.st_size / 2), (int)sizeof junk));
+        }
+        close(fd);
+    }
+    if (n > 3) {
+        unlink(names[2]); /* a missing segment */
+    }
+    open_all(128 << 10, 64 << 20, 256 << 10);
+    tier_stats(tier, &ts);
+    cr_assert(ge(u64, ts.torn_segments + ts.bad_blocks, 2), "both damages seen");
+    for (int i = 0; i < 3000; i++) {
+        present += check(i);
+    }
+    cr_assert(gt(int, present, 3000 / 2), "the rest is served (%d)", present);
+    tier_stats(tier, &ts);
+    cr_assert(eq(u64, ts.read_errors, 0), "damage was caught at rebuild");
+}
+
+Test(tier, a_corrupt_block_found_at_read_time_is_a_miss_not_a_crash)
+{
+    char names[64][400];
+    struct tier_stats ts;
+    int n, present = 0;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    for (int i = 0; i < 2000; i++) {
+        put(i);
+    }
+    wait_queue_empty();
+    n = list_segments(names, 64);
+    for (int s = 0; s < n; s++) {
+        int fd = open(names[s], O_RDWR);
+        char junk[4096];
+        struct stat sb;
+
+        fstat(fd, &sb);
+        memset(junk, 0xa5, sizeof junk);
+        if (sb.st_size > 20000) {
+            cr_assert(eq(int, (int)pwrite(fd, junk, sizeof junk, 10000), (int)sizeof junk));
+        }
+        close(fd);
+    }
+    for (int i = 0; i < 2000; i++) {
+        present += check(i);
+    }
+    tier_stats(tier, &ts);
+    cr_assert(gt(u64, ts.read_errors, 0));
+    cr_assert(gt(int, present, 1500));
+}
+
+Test(tier, a_full_disk_falls_back_to_plain_eviction)
+{
+    struct rlimit rl = {.rlim_cur = 200 << 10, .rlim_max = RLIM_INFINITY};
+    struct tier_stats ts;
+    int present = 0;
+
+    /* RLIMIT_FSIZE makes writes past 200 KiB fail (EFBIG), as a full disk
+     * would (ENOSPC): both are write errors to the tier */
+    signal(SIGXFSZ, SIG_IGN);
+    open_all(192 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(int, setrlimit(RLIMIT_FSIZE, &rl), 0));
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+    }
+    wait_queue_empty();
+    tier_stats(tier, &ts);
+    cr_assert(gt(u64, ts.write_errors, 0));
+    for (int i = 0; i < 3000; i++) {
+        present += check(i);
+    }
+    cr_assert(gt(int, present, 100), "what was written is served");
+    cr_assert(eq(int, store_set(st, "after", 5, "x", 1, 0, 0, NOW, NULL), STORE_OK));
+}
