@@ -42,6 +42,7 @@ struct bus_link {
     size_t qhead, qlen, qcap;
     int64_t retry_at_ms;
     int backoff_ms;
+    struct resp_buf hello;  /* encoded request sent first on each connection */
 };
 
 static void link_fail(struct bus_link *l, const char *why);
@@ -228,12 +229,19 @@ link_connect(struct bus_link *l)
 }
 
 struct bus_link *
-bus_link_create(struct event_base *base, const char *addr, uint16_t port)
+bus_link_create(struct event_base *base, const char *addr, uint16_t port,
+                int hello_argc, const struct resp_arg *hello)
 {
     struct bus_link *l = calloc(1, sizeof *l);
 
     if (l == NULL) {
         return NULL;
+    }
+    if (hello_argc > 0) {
+        resp_add_array(&l->hello, (size_t)hello_argc);
+        for (int i = 0; i < hello_argc; i++) {
+            resp_add_bulk(&l->hello, hello[i].p, hello[i].len);
+        }
     }
     l->base = base;
     snprintf(l->addr, sizeof l->addr, "%s", addr);
@@ -251,6 +259,7 @@ bus_link_destroy(struct bus_link **lp)
         return;
     }
     link_fail(l, "link closed");
+    resp_buf_deinit(&l->hello);
     free(l->q);
     free(l);
     *lp = NULL;
@@ -267,6 +276,10 @@ bus_link_send(struct bus_link *l, int argc, const struct resp_arg *argv,
         if (!link_connect(l)) {
             link_fail(l, "connect failed");
             return false;
+        }
+        if (l->hello.len > 0) {
+            resp_add_raw(&l->out, l->hello.data, l->hello.len);
+            pending_push(l, NULL, NULL, now_ms() + 60000);
         }
     }
     if (l->qlen >= MAX_PENDING) {

@@ -5,6 +5,8 @@
  * port):
  *   GOSSIP.* <args>               membership messages, answered +OK; the
  *                                 main thread processes them
+ *   RC.AUTH <secret>              first, when the bus has a secret
+ *                                 (cluster-secret, else requirepass)
  *   RC.EXEC <proto> <cmd> <args>  run a command here, without routing, and
  *                                 reply as a client of that protocol would
  *                                 get it; the forwarding member relays the
@@ -100,6 +102,39 @@ bool
 cluster_enabled(void)
 {
     return cl.enabled;
+}
+
+/* The bus secret: cluster-secret, else requirepass (so a cluster protected
+ * by a password has a protected bus without another setting). */
+static void
+bus_secret(char *buf, size_t cap)
+{
+    config_str(OPT_CLUSTER_SECRET, buf, cap);
+    if (buf[0] == '\0') {
+        config_str(OPT_REQUIREPASS, buf, cap);
+    }
+}
+
+bool
+cluster_bus_open(void)
+{
+    char secret[8];
+
+    bus_secret(secret, sizeof secret);
+    return secret[0] == '\0';
+}
+
+/* A new link: it says RC.AUTH first on every connection when there is a
+ * secret. */
+static struct bus_link *
+link_new(struct event_base *base, const char *addr, uint16_t port)
+{
+    char secret[512];
+    struct resp_arg hello[2] = { { "RC.AUTH", 7 }, { secret, 0 } };
+
+    bus_secret(secret, sizeof secret);
+    hello[1].len = strlen(secret);
+    return bus_link_create(base, addr, port, secret[0] ? 2 : 0, hello);
 }
 
 static struct view *
@@ -218,7 +253,7 @@ gossip_link(const char *addr, uint16_t port)
     if (cl.nlinks == MAX_LINKS) {
         return NULL;
     }
-    cl.links[cl.nlinks] = bus_link_create(server.base, addr, port);
+    cl.links[cl.nlinks] = link_new(server.base, addr, port);
     return cl.links[cl.nlinks++];
 }
 
@@ -623,7 +658,7 @@ worker_link(struct worker *w, const struct view_member *m)
             if (!bus_link_matches(cw->links[i].link, m->addr, m->bus_port)) {
                 /* The member moved (restarted elsewhere): a new link. */
                 bus_link_destroy(&cw->links[i].link);
-                cw->links[i].link = bus_link_create(w->base, m->addr, m->bus_port);
+                cw->links[i].link = link_new(w->base, m->addr, m->bus_port);
             }
             return cw->links[i].link;
         }
@@ -632,7 +667,7 @@ worker_link(struct worker *w, const struct view_member *m)
         return NULL;
     }
     memcpy(cw->links[cw->n].id, m->id, sizeof m->id);
-    cw->links[cw->n].link = bus_link_create(w->base, m->addr, m->bus_port);
+    cw->links[cw->n].link = link_new(w->base, m->addr, m->bus_port);
     return cw->links[cw->n++].link;
 }
 
@@ -1101,6 +1136,26 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
 void
 cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
 {
+    if (arg_is(&argv[0], "rc.auth") && argc == 2) {
+        char secret[512];
+
+        bus_secret(secret, sizeof secret);
+        if (secret[0] == '\0' ||
+            password_equal(argv[1].p, argv[1].len, secret, strlen(secret))) {
+            c->authed = true;
+            reply_ok(c);
+        } else {
+            reply_error(c, ERR_WRONGPASS);
+            client_close_after_reply(c);
+        }
+        return;
+    }
+    if (!c->authed) {
+        /* Nothing but RC.AUTH from a peer that has not proved itself. */
+        reply_error(c, ERR_NOAUTH);
+        client_close_after_reply(c);
+        return;
+    }
     if (arg_is(&argv[0], "rc.exec") && argc >= 3 && argv[1].len == 1 &&
         (argv[1].p[0] == '2' || argv[1].p[0] == '3')) {
         enum resp_proto saved = c->proto;
@@ -1114,7 +1169,8 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     }
     if (argv[0].len > 7 && strncasecmp(argv[0].p, "gossip.", 7) == 0 && cl.enabled) {
         struct inbox_item *it = calloc(1, sizeof *it);
-        size_t cap = (size_t)argc / 7 + 1;
+        size_t cap = (size_t)argc / 7 + 1 > MBR_MAX_RECORDS ? MBR_MAX_RECORDS
+                                                            : (size_t)argc / 7 + 1;
 
         it->kind = IN_GOSSIP;
         it->msg.records = calloc(cap, sizeof *it->msg.records);

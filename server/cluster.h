@@ -40,6 +40,9 @@ void cluster_bus_accept_cb(int fd, short what, void *arg);
 bool cluster_route(struct client *c, const struct command *cmd, int argc,
                    const struct resp_arg *argv);
 
+/* True when the bus needs no secret (cluster-secret and requirepass empty). */
+bool cluster_bus_open(void);
+
 /* A request read on a bus connection (internal commands only). */
 void cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv);
 

@@ -55,7 +55,7 @@ cmd_select(struct client *c, int argc, const struct resp_arg *argv)
 
 /* Compare without an early exit, so the time taken says nothing about how
  * much of the password matched. */
-static bool
+bool
 password_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     unsigned char diff = alen != blen;

@@ -203,6 +203,9 @@ void reply_errorf(struct client *c, const char *fmt, ...)
 /* Map a store status onto Redis's reply; STORE_OK replies nothing. */
 void reply_store_error(struct client *c, int st);
 
+/* Constant-time comparison of a secret (AUTH, the cluster bus). */
+bool password_equal(const char *a, size_t alen, const char *b, size_t blen);
+
 /* ---- argument helpers (Redis's getLongLongFromObject and friends) --------*/
 bool arg_ll(const struct resp_arg *a, long long *out);    /* strict string2ll */
 bool arg_ld(const struct resp_arg *a, long double *out);  /* strict string2ld */

@@ -64,6 +64,7 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(CLUSTER_NODE_ID, "cluster-node-id", OPT_STRING, "", 0, 0, 0, NULL, "40 hex chars; empty = the saved one, or a new random one") \
     X(CLUSTER_ANNOUNCE_IP, "cluster-announce-ip", OPT_STRING, "", 0, 0, 0, NULL, "address other members reach us at; empty = the first bind address") \
     X(CLUSTER_BUS_PORT, "cluster-bus-port", OPT_INT, "0", 0, 65535, 0, NULL, "cluster bus port; 0 = port + 10000") \
+    X(CLUSTER_SECRET, "cluster-secret", OPT_STRING, "", 0, 0, OPT_SENSITIVE, NULL, "shared secret of the cluster bus; empty = requirepass") \
     X(CLUSTER_SEEDS, "cluster-seeds", OPT_STRING, "", 0, 0, 0, NULL, "bus addresses host:port,... of any existing members") \
     X(VNODES, "vnodes", OPT_INT, "128", 1, 4096, 0, NULL, "ring tokens per member") \
     X(GOSSIP_INTERVAL_MS, "gossip-interval-ms", OPT_INT, "100", 10, 60000, 0, NULL, "ms between gossip probe rounds") \

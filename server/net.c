@@ -145,8 +145,8 @@ client_create(struct worker *w, int fd, bool bus)
     {
         char pass[8];
         config_str(OPT_REQUIREPASS, pass, sizeof pass);
-        /* Bus peers are members; cluster-secret will authenticate them. */
-        c->authed = bus || pass[0] == '\0';
+        /* A bus peer proves itself with RC.AUTH when there is a secret. */
+        c->authed = bus ? cluster_bus_open() : pass[0] == '\0';
     }
     if (bus) {
         c->flags |= CLIENT_BUS;

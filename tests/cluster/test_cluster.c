@@ -36,6 +36,8 @@ struct node {
 
 static struct node nodes[MAX_NODES];
 static int nnodes;
+/* Extra "--name value" arguments for every member (NULL-terminated). */
+static const char *extra_args[8];
 
 static int
 free_port(void)
@@ -83,11 +85,22 @@ node_start(int i, int seed)
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        execl(server_path(), "ringcache-server", "--port", port, "--bind", "127.0.0.1",
-              "--io-threads", "2", "--cluster-enabled", "yes", "--cluster-bus-port", bus,
-              "--dir", n->dir, "--logfile", "node.log", "--failure-detect-ms", fd_ms,
-              "--gossip-interval-ms", gossip, seed >= 0 ? "--cluster-seeds" : NULL, seeds,
-              (char *)NULL);
+        const char *argv[40] = { "ringcache-server", "--port", port, "--bind", "127.0.0.1",
+                                 "--io-threads", "2", "--cluster-enabled", "yes",
+                                 "--cluster-bus-port", bus, "--dir", n->dir, "--logfile",
+                                 "node.log", "--failure-detect-ms", fd_ms,
+                                 "--gossip-interval-ms", gossip };
+        int a = 19;
+
+        if (seed >= 0) {
+            argv[a++] = "--cluster-seeds";
+            argv[a++] = seeds;
+        }
+        for (int e = 0; extra_args[e] != NULL; e++) {
+            argv[a++] = extra_args[e];
+        }
+        argv[a] = NULL;
+        execv(server_path(), (char *const *)argv);
         _exit(127);
     }
     n->s.pid = pid;
@@ -121,7 +134,12 @@ static void
 view_full(int i, int *known, int *healthy, int *dead)
 {
     redisContext *c = harness_connect(&nodes[i].s);
-    redisReply *r = harness_cmd(c, "CLUSTER NODES");
+    redisReply *r;
+
+    if (extra_args[0] != NULL && strcmp(extra_args[0], "--requirepass") == 0) {
+        freeReplyObject(harness_cmd(c, "AUTH %s", extra_args[1]));
+    }
+    r = harness_cmd(c, "CLUSTER NODES");
 
     *known = *healthy = *dead = 0;
     for (char *line = r->str; line != NULL && *line != '\0';) {
@@ -526,6 +544,76 @@ Test(cluster, cannot_forget_itself)
     freeReplyObject(r);
     freeReplyObject(me);
     redisFree(c);
+}
+
+static void
+three_up_with_password(void)
+{
+    extra_args[0] = "--requirepass";
+    extra_args[1] = "s3cret";
+    extra_args[2] = NULL;
+    cluster_up(3);
+}
+
+static void
+down_with_password(void)
+{
+    cluster_down();
+    extra_args[0] = NULL;
+}
+
+TestSuite(cluster_auth, .init = three_up_with_password, .fini = down_with_password, .timeout = 60);
+
+Test(cluster_auth, routes_between_members_that_share_a_password)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r = harness_cmd(c, "AUTH s3cret");
+
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    for (int i = 0; i < 300; i++) {
+        freeReplyObject(harness_cmd(c, "SET auth:%d v%d", i, i));
+    }
+    redisFree(c);
+    c = harness_connect(&nodes[1].s);
+    freeReplyObject(harness_cmd(c, "AUTH s3cret"));
+    for (int i = 0; i < 300; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "v%d", i);
+        r = harness_cmd(c, "GET auth:%d", i);
+        cr_assert(eq(int, r->type, REDIS_REPLY_STRING), "GET auth:%d: %s", i, r->str ? r->str : "");
+        cr_assert(eq(str, r->str, want));
+        freeReplyObject(r);
+    }
+    r = harness_cmd(c, "DBSIZE");
+    cr_assert(eq(i64, r->integer, 300));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(cluster_auth, refuses_bus_commands_without_the_secret)
+{
+    struct harness_server bus = { .pid = nodes[0].s.pid, .port = nodes[0].bus_port };
+    redisContext *b = harness_connect(&bus);
+    redisReply *r = harness_cmd(b, "RC.EXEC 2 FLUSHALL");
+
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    cr_assert(eq(str, r->str, "NOAUTH Authentication required."));
+    freeReplyObject(r);
+    redisFree(b);
+    b = harness_connect(&bus);
+    r = harness_cmd(b, "RC.AUTH wrong");
+    cr_assert(eq(str, r->str, "WRONGPASS invalid username-password pair or user is disabled."));
+    freeReplyObject(r);
+    redisFree(b);
+    b = harness_connect(&bus);
+    r = harness_cmd(b, "RC.AUTH s3cret");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    r = harness_cmd(b, "RC.EXEC 2 PING");
+    cr_assert(eq(str, r->str, "PONG"));
+    freeReplyObject(r);
+    redisFree(b);
 }
 
 static int
