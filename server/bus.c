@@ -43,6 +43,7 @@ struct bus_link {
     int64_t retry_at_ms;
     int backoff_ms;
     struct resp_buf hello;  /* encoded request sent first on each connection */
+    bool write_armed;       /* ev_write is added */
 };
 
 static void link_fail(struct bus_link *l, const char *why);
@@ -89,6 +90,7 @@ link_close(struct bus_link *l)
         l->fd = -1;
     }
     l->connected = false;
+    l->write_armed = false;
     resp_buf_deinit(&l->in);
     resp_buf_deinit(&l->out);
 }
@@ -113,6 +115,15 @@ link_fail(struct bus_link *l, const char *why)
 }
 
 static void
+link_arm(struct bus_link *l)
+{
+    if (!l->write_armed) {
+        l->write_armed = true;
+        event_add(l->ev_write, NULL);
+    }
+}
+
+static void
 link_flush(struct bus_link *l)
 {
     while (resp_buf_pending(&l->out) > 0) {
@@ -130,8 +141,9 @@ link_flush(struct bus_link *l)
         resp_buf_consume(&l->out, (size_t)n);
     }
     if (resp_buf_pending(&l->out) > 0) {
-        event_add(l->ev_write, NULL);
-    } else {
+        link_arm(l);
+    } else if (l->write_armed) {
+        l->write_armed = false;
         event_del(l->ev_write);
     }
 }
@@ -224,6 +236,7 @@ link_connect(struct bus_link *l)
     l->ev_read = event_new(l->base, l->fd, EV_READ | EV_PERSIST, link_read_cb, l);
     l->ev_write = event_new(l->base, l->fd, EV_WRITE | EV_PERSIST, link_write_cb, l);
     event_add(l->ev_read, NULL);
+    l->write_armed = true;
     event_add(l->ev_write, NULL); /* fires when the connect completes */
     return true;
 }
@@ -290,9 +303,9 @@ bus_link_send(struct bus_link *l, int argc, const struct resp_arg *argv,
         resp_add_bulk(&l->out, argv[i].p, argv[i].len);
     }
     pending_push(l, fn, ctx, deadline_ms);
-    if (l->connected) {
-        link_flush(l);
-    }
+    /* Write on the next loop iteration, not now: every request the loop
+     * queues meanwhile (a client's whole pipeline) goes in one write. */
+    link_arm(l);
     return true;
 }
 
