@@ -1888,9 +1888,12 @@ store_flush(struct store *st)
     }
 }
 
-uint64_t
-store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
-           void *ctx, int64_t now_ms)
+/* The memory part of SCAN (all of it without a tier). With a tier, a key
+ * with a clean twin in a block below twin_before was reported by the disk
+ * walk and is skipped (see store_scan). */
+static uint64_t
+scan_memory(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
+            void *ctx, int64_t now_ms, uint64_t twin_before)
 {
     uint64_t si = cursor & (st->nshards - 1);
     uint64_t v = cursor >> st->shard_bits;
@@ -1922,8 +1925,12 @@ store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
                         sh->expired++;
                         continue;
                     }
-                    fn(ctx, it);
-                    emitted++;
+                    if (st->tier == NULL ||
+                        !tier_twin(st->tier, key_hash(item_key(it), it->klen),
+                                   twin_before)) {
+                        fn(ctx, it); /* disk tier hook: twins come from disk */
+                        emitted++;
+                    }
                     slot = &it->next;
                 }
                 visited++;
@@ -1947,6 +1954,121 @@ store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
     }
 #undef SCAN_ENOUGH
     return si >= st->nshards ? 0 : si;
+}
+
+/* ---- SCAN with the disk tier (disk tier hook) ------------------------------
+ * A walk has three parts, and the cursor says which (its top bits; all of
+ * it stays below 2^56, as the cluster keeps the member in the low 8 bits):
+ *
+ *   D  SCAN_DISK | pos            blocks on disk, oldest first (tier_scan)
+ *   M  SCAN_MEM | e1 << 32 | mc   memory (scan_memory's cursor mc), with
+ *                                 e1 = the low 22 bits of where D ended
+ *   C  SCAN_DISK | SCAN_MEM | pos blocks written since D ended, then the
+ *                                 write queue
+ *
+ * Who reports a key, when nothing moves: a key only on disk, or in memory
+ * with a clean twin on disk (the tier's "also in memory" bit) that D read,
+ * is reported by D; a key only in memory by M; a key waiting in the write
+ * queue by C (or by D/C once written). So KEYS lists every key exactly
+ * once. M leaves to the disk walk only twins in blocks D read (below where
+ * D ended): a twin still queued, or written since, is met only by C, after
+ * M, when the key may have changed and lost it; M reports such a key, and
+ * C may again (a key read back from the write queue just before a KEYS can
+ * be listed twice).
+ *
+ * Why D before M: every way a key enters the disk appends (an eviction is
+ * written at the head, reclaim and compaction rewrite into the head), and
+ * D and C read in append order, so a key that goes to disk at any time
+ * during the walk is met by D or C. A key leaving the disk for memory is
+ * the case a disk-after-memory order would lose (promoted and changed
+ * after its bucket was walked, before its block was read); here, if it
+ * leaves before D reads its block, it is in memory for M; if after, D
+ * already reported it. A key read back without a change keeps its entry
+ * (a clean twin), which D reports either way, and an unchanged key evicted
+ * again keeps that same entry: M skips only twins D read, so a twin is
+ * never lost by being evicted between D and M. Every single move of a key during the
+ * walk is covered, and keys may be reported twice (moved forward by
+ * reclaim, evicted after M reported them). Not covered: a key that moves
+ * twice, evicted during M before its bucket and then changed in memory
+ * after it, before C; and positions wrap if more than 2^22 blocks (64 GiB
+ * at 16 KiB) are written during M, or if memory needs more than 32 bits of
+ * cursor (4 G buckets). Each call reads about 1 + count/64 blocks. */
+#define SCAN_DISK (1ull << 55)
+#define SCAN_MEM (1ull << 54)
+#define SCAN_POS_MASK (SCAN_MEM - 1)
+#define SCAN_E1_SHIFT 32
+#define SCAN_E1_MASK ((1ull << 22) - 1)
+#define SCAN_MC_MASK ((1ull << SCAN_E1_SHIFT) - 1)
+
+struct cold_report {
+    store_key_fn fn;
+    void *ctx;
+};
+
+/* A cold key as a temporary item: key and expiry, no value (vlen 0). */
+static void
+report_cold(void *arg, const char *key, uint32_t klen, int64_t expire_ms)
+{
+    struct cold_report *cr = arg;
+    _Alignas(max_align_t) char small[sizeof(struct item) + 8 + 256];
+    size_t need = sizeof(struct item) + 8 + klen;
+    struct item *it = need <= sizeof small ? (struct item *)small : malloc(need);
+
+    if (it == NULL) {
+        return;
+    }
+    memset(it, 0, sizeof *it);
+    it->klen = klen;
+    it->refs = 1;
+    it->type = ITEM_STRING;
+    if (expire_ms > 0) {
+        it->flags = ITEM_F_EXPIRE;
+        memcpy(it->data, &expire_ms, sizeof expire_ms);
+    }
+    memcpy(it->data + item_opt_size(it->flags), key, klen);
+    cr->fn(cr->ctx, it);
+    if (it != (struct item *)small) {
+        free(it);
+    }
+}
+
+uint64_t
+store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
+           void *ctx, int64_t now_ms)
+{
+    struct cold_report cr = {fn, ctx};
+    size_t blocks = 1 + (count ? count : 1) / 64;
+    uint64_t phase = cursor & (SCAN_DISK | SCAN_MEM);
+    uint64_t pos, e1, mc, end;
+
+    if (st->tier == NULL) {
+        return scan_memory(st, cursor, count, fn, ctx, now_ms, 0);
+    }
+    if (cursor == 0 || phase == SCAN_DISK) {
+        pos = cursor & SCAN_POS_MASK;
+        if (!tier_scan(st->tier, &pos, blocks, false, report_cold, &cr, now_ms)) {
+            return SCAN_DISK | (pos & SCAN_POS_MASK);
+        }
+        return SCAN_MEM | ((pos & SCAN_E1_MASK) << SCAN_E1_SHIFT); /* M from 0 */
+    }
+    if (phase == (SCAN_DISK | SCAN_MEM)) {
+        pos = cursor & SCAN_POS_MASK;
+    } else {
+        /* M (or a cursor this store never returned: walked as M) */
+        /* where D ended: the latest position with those low bits */
+        e1 = (cursor >> SCAN_E1_SHIFT) & SCAN_E1_MASK;
+        end = tier_scan_end(st->tier);
+        pos = ((end - e1) & SCAN_E1_MASK) <= end ? end - ((end - e1) & SCAN_E1_MASK) : 0;
+        mc = scan_memory(st, cursor & SCAN_MC_MASK, count, fn, ctx, now_ms, pos);
+        if (mc != 0) {
+            return SCAN_MEM | (e1 << SCAN_E1_SHIFT) | (mc & SCAN_MC_MASK);
+        }
+        /* C starts where D ended (pos) */
+    }
+    if (!tier_scan(st->tier, &pos, blocks, true, report_cold, &cr, now_ms)) {
+        return SCAN_DISK | SCAN_MEM | (pos & SCAN_POS_MASK);
+    }
+    return 0;
 }
 
 /* A random non-empty bucket's random chain element; the shard has keys. */
@@ -2005,7 +2127,11 @@ store_random_key(struct store *st, store_key_fn fn, void *ctx, int64_t now_ms)
             shard_unlock(c);
         }
         if (sh == NULL) {
-            return false;
+            /* disk tier hook: memory is empty; any cold key will do */
+            struct cold_report cr = {fn, ctx};
+
+            return st->tier != NULL &&
+                   tier_random_key(st->tier, report_cold, &cr, now_ms);
         }
         slot = do_random_slot(sh);
         if (item_expired(*slot, now_ms)) {

@@ -62,7 +62,7 @@ struct store_config {
     /* Disk tier (storage/tier.h), or NULL: evicted items go to it instead
      * of away, and misses ask it. Borrowed: the caller destroys it after
      * the store. Cold keys count in store_dbsize and their index in
-     * used_bytes; SCAN, KEYS and RANDOMKEY see only keys in memory. */
+     * used_bytes, and store_scan and store_random_key visit them too. */
     struct tier *tier;
 };
 
@@ -200,17 +200,26 @@ uint64_t store_volatile_count(struct store *st);
 void store_flush(struct store *st);
 
 /* Called with each key under its shard lock: copy what you need, do not call
- * back into the store. Expired keys are skipped (and not reported). */
+ * back into the store. Expired keys are skipped (and not reported).
+ * With a disk tier, a cold key comes as a temporary item holding its key and
+ * expiry but no value (vlen 0), valid only during the call and with no lock
+ * held. */
 typedef void (*store_key_fn)(void *ctx, const struct item *it);
 
 /* SCAN: visit about `count` buckets' worth of keys starting at cursor and
  * return the next cursor (0 when done). Every key present for the whole
  * iteration is visited at least once, even if the table grows or shrinks
- * between calls; a key may be visited twice. */
+ * between calls; a key may be visited twice. A full iteration with nothing
+ * changing meanwhile visits every key exactly once (KEYS).
+ * With a disk tier the walk reads the cold keys' blocks too (about
+ * 1 + count/64 blocks a call; cursors stay below 2^56): the order and what
+ * it guarantees when keys move between memory and disk are explained at
+ * store_scan in store.c. */
 uint64_t store_scan(struct store *st, uint64_t cursor, size_t count,
                     store_key_fn fn, void *ctx, int64_t now_ms);
 
-/* Visit one random live key; false if the store is empty. */
+/* Visit one random live key; false if the store is empty. With a disk
+ * tier, a cold key is chosen only when memory holds no key. */
 bool store_random_key(struct store *st, store_key_fn fn, void *ctx,
                       int64_t now_ms);
 

@@ -77,6 +77,7 @@ struct seg {
     int fd;
     uint32_t slot;
     uint64_t size;      /* bytes written */
+    uint64_t seq0;      /* scan sequence of block 0 (see tier_scan) */
     uint32_t *blocks;   /* block offsets */
     uint32_t nblocks;
     uint32_t cap;
@@ -129,6 +130,11 @@ struct tier {
     struct seg *segs[SLOTS];
     uint32_t nsegs;
     uint64_t next_id;
+    /* Blocks are numbered in the order they were published, across
+     * segments: segment s holds [s->seq0, s->seq0 + s->nblocks). Only the
+     * head grows, so head->seq0 + head->nblocks == seq_next. Under seglock.
+     * tier_scan's positions are these numbers. */
+    uint64_t seq_next;
     _Atomic uint32_t live[SLOTS];    /* entries pointing into the slot */
     _Atomic uint32_t records[SLOTS]; /* records written to the slot */
 
@@ -624,25 +630,15 @@ fill_value(struct tier_value *out, const char *key, uint32_t klen,
     return true;
 }
 
-/* 1 found, 0 key absent from the block or a tombstone, -1 damage or the
- * segment is gone (the caller re-checks the entry). */
-static int
-read_block(struct tier *t, uint32_t loc, const char *key, size_t klen,
-           struct tier_value *out)
+/* Read block blk of s into rd_cbuf, with seglock held (reclaim closes the
+ * fd only under the write lock). Returns the bytes read, or -1. */
+static ssize_t
+load_block_locked(struct seg *s, uint32_t blk)
 {
-    uint32_t slot = loc_slot(loc), blk = loc_blk(loc);
-    uint64_t t0 = mono_ns();
     struct seg_block_hdr h;
-    struct seg_record r;
     uint64_t off, end;
-    ssize_t got;
-    struct seg *s;
-    int rc;
 
-    pthread_rwlock_rdlock(&t->seglock);
-    s = t->segs[slot];
-    if (s == NULL || blk >= s->nblocks) {
-        pthread_rwlock_unlock(&t->seglock);
+    if (blk >= s->nblocks) {
         return -1;
     }
     off = s->blocks[blk];
@@ -659,13 +655,18 @@ read_block(struct tier *t, uint32_t loc, const char *key, size_t klen,
         }
     }
     if (end <= off || !grow_buf(&rd_cbuf, &rd_ccap, end - off)) {
-        pthread_rwlock_unlock(&t->seglock);
         return -1;
     }
-    /* under the read lock: reclaim closes the fd only under the write lock */
-    got = pread(s->fd, rd_cbuf, end - off, (off_t)off);
-    pthread_rwlock_unlock(&t->seglock);
-    CNT(t, reads, 1);
+    return pread(s->fd, rd_cbuf, end - off, (off_t)off);
+}
+
+/* Check and decompress what load_block_locked read into rd_ubuf; the
+ * records are rd_ubuf[0..*ulen). 0, or -1 on damage. */
+static int
+unpack_loaded(ssize_t got, size_t *ulen)
+{
+    struct seg_block_hdr h;
+
     if (got < (ssize_t)SEG_BLOCK_HDR_SIZE ||
         seg_block_hdr_decode(rd_cbuf, (size_t)got, &h) != SEG_OK ||
         (uint64_t)h.clen + SEG_BLOCK_HDR_SIZE > (uint64_t)got) {
@@ -679,7 +680,40 @@ read_block(struct tier *t, uint32_t loc, const char *key, size_t klen,
                          rd_dctx) != SEG_OK) {
         return -1;
     }
-    switch (seg_block_find(rd_ubuf, h.ulen, key, klen, &r)) {
+    *ulen = h.ulen;
+    return 0;
+}
+
+/* 1 found, 0 key absent from the block or a tombstone, -1 damage or the
+ * segment is gone (the caller re-checks the entry). */
+static int
+read_block(struct tier *t, uint32_t loc, const char *key, size_t klen,
+           struct tier_value *out)
+{
+    uint32_t slot = loc_slot(loc), blk = loc_blk(loc);
+    uint64_t t0 = mono_ns();
+    struct seg_record r;
+    size_t ulen;
+    ssize_t got;
+    struct seg *s;
+    int rc;
+
+    pthread_rwlock_rdlock(&t->seglock);
+    s = t->segs[slot];
+    if (s == NULL || blk >= s->nblocks) {
+        pthread_rwlock_unlock(&t->seglock);
+        return -1;
+    }
+    got = load_block_locked(s, blk);
+    pthread_rwlock_unlock(&t->seglock);
+    CNT(t, reads, 1);
+    if (got < 0) {
+        return -1;
+    }
+    if (unpack_loaded(got, &ulen) != 0) {
+        return -1;
+    }
+    switch (seg_block_find(rd_ubuf, ulen, key, klen, &r)) {
     case SEG_OK:
         if (r.flags & SEG_REC_TOMBSTONE) {
             rc = 0;
@@ -805,6 +839,341 @@ tier_read(struct tier *t, uint64_t hash, const char *key, size_t klen,
     return 0;
 }
 
+/* ---- walking the cold keys (SCAN, KEYS, RANDOMKEY) ------------------------
+ *
+ * The index holds no keys, so a walk reads the blocks, in the order they
+ * were published (block numbers, see seq_next), and reports a record only
+ * where the index still points: overwritten, deleted, expired and
+ * superseded copies are skipped, and each indexed key is reported once. A
+ * record moves only forward in that order (the writer appends at the head;
+ * reclaim and compaction rewrite into the head), so a key that stays cold
+ * is met at least once, twice if it was rewritten behind the walk. Keys
+ * still in the write queue are reported at the end (with_queue), under
+ * seglock, where no block can be published: a queued key is then either
+ * still queued or in a block the walk has read. */
+
+static _Thread_local struct seg_record *sc_recs;
+static _Thread_local uint64_t *sc_hash;
+static _Thread_local size_t sc_cap;
+static _Thread_local uint64_t sc_rng;
+
+static uint64_t
+scan_rng(void)
+{
+    uint64_t x = sc_rng ? sc_rng : (mono_ns() ^ (uint64_t)(uintptr_t)&sc_rng) | 1;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    sc_rng = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+/* The segment holding the first block numbered >= pos (that block is
+ * max(pos, seq0)), or NULL when there is none. With seglock held. */
+static struct seg *
+seg_at_seq(struct tier *t, uint64_t pos)
+{
+    struct seg *best = NULL;
+    uint32_t seen = 0;
+
+    for (uint32_t i = 1; i < SLOTS && seen < t->nsegs; i++) {
+        struct seg *s = t->segs[i];
+
+        if (s == NULL) {
+            continue;
+        }
+        seen++;
+        if (s->nblocks > 0 && s->seq0 + s->nblocks > pos &&
+            (best == NULL || s->seq0 < best->seq0)) {
+            best = s;
+        }
+    }
+    return best;
+}
+
+/* Read the first block numbered >= *pos and set *pos to its number.
+ * 1: its live records are sc_recs[0..*nout) (borrowing rd_ubuf, valid until
+ * the next read on this thread); -1: the block is damaged (skip it);
+ * 0: there is no such block (*pos unchanged). */
+static int
+scan_block(struct tier *t, uint64_t *pos, int64_t now_ms, size_t *nout)
+{
+    size_t ulen, off = 0, n = 0, live = 0;
+    uint32_t blk, loc;
+    struct seg *s;
+    ssize_t got;
+
+    *nout = 0;
+    pthread_rwlock_rdlock(&t->seglock);
+    s = seg_at_seq(t, *pos);
+    if (s == NULL) {
+        pthread_rwlock_unlock(&t->seglock);
+        return 0;
+    }
+    if (*pos < s->seq0) {
+        *pos = s->seq0;
+    }
+    blk = (uint32_t)(*pos - s->seq0);
+    loc = loc_disk(s->slot, blk);
+    got = load_block_locked(s, blk);
+    pthread_rwlock_unlock(&t->seglock);
+    if (got < 0 || unpack_loaded(got, &ulen) != 0) {
+        return -1;
+    }
+    while (off < ulen) {
+        struct seg_record r;
+        size_t used;
+
+        if (seg_record_decode(rd_ubuf + off, ulen - off, &r, &used) != SEG_OK) {
+            break; /* record boundaries are not trusted past damage */
+        }
+        off += used;
+        if (n == sc_cap) {
+            size_t ncap = sc_cap ? sc_cap * 2 : 256;
+            struct seg_record *nr = realloc(sc_recs, ncap * sizeof *nr);
+            uint64_t *nh;
+
+            if (nr == NULL) {
+                return -1;
+            }
+            sc_recs = nr;
+            nh = realloc(sc_hash, ncap * sizeof *nh);
+            if (nh == NULL) {
+                return -1;
+            }
+            sc_hash = nh;
+            sc_cap = ncap;
+        }
+        sc_recs[n] = r;
+        sc_hash[n] = XXH3_64bits(r.key, r.klen);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct seg_record r = sc_recs[i];
+        uint64_t h = sc_hash[i];
+        struct part *p;
+        struct entry *e;
+        bool keep = true;
+
+        if (r.flags & SEG_REC_TOMBSTONE) {
+            continue;
+        }
+        /* a key written twice into one block: its last record is the one
+         * a read finds (and may be a tombstone) */
+        for (size_t j = i + 1; j < n && keep; j++) {
+            keep = !(sc_hash[j] == h && sc_recs[j].klen == r.klen &&
+                     memcmp(sc_recs[j].key, r.key, r.klen) == 0);
+        }
+        if (!keep) {
+            continue;
+        }
+        p = part_of(t, h);
+        pthread_mutex_lock(&p->lock);
+        e = do_lookup(p, h);
+        keep = e != NULL && e->loc == loc;
+        if (keep && r.expire_ms > 0 && r.expire_ms <= now_ms) {
+            do_remove(t, p, e);
+            CNT(t, expired, 1);
+            keep = false;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (keep) {
+            /* live <= i: entries not looked at yet are left intact */
+            sc_recs[live] = r;
+            sc_hash[live] = h;
+            live++;
+        }
+    }
+    *nout = live;
+    return 1;
+}
+
+struct qpin {
+    struct item *it;
+    uint64_t hash;
+    uint32_t ticket;
+};
+
+bool
+tier_scan(struct tier *t, uint64_t *pos, size_t max_blocks, bool with_queue,
+          tier_key_fn fn, void *ctx, int64_t now_ms)
+{
+    uint64_t p = *pos;
+    size_t nblocks = 0;
+    struct qpin *pins = NULL;
+    size_t npins = 0;
+
+    for (;;) {
+        size_t n = 0;
+        int rc;
+
+        if (nblocks >= max_blocks) {
+            *pos = p;
+            return false;
+        }
+        rc = scan_block(t, &p, now_ms, &n);
+        if (rc == 0) {
+            if (!with_queue) {
+                break;
+            }
+            /* the end: make sure, with no block being published, that it
+             * still is, then take the queue as it stands */
+            pthread_rwlock_rdlock(&t->seglock);
+            if (seg_at_seq(t, p) != NULL) {
+                pthread_rwlock_unlock(&t->seglock);
+                continue;
+            }
+            pins = malloc(RING * sizeof *pins);
+            if (pins != NULL) {
+                pthread_mutex_lock(&t->qlock);
+                for (uint32_t i = 0; i < RING; i++) {
+                    struct qnode *q = t->ring[i];
+
+                    if (q != NULL && q->it != NULL) {
+                        /* the node's pin lasts until it leaves the ring */
+                        atomic_fetch_add_explicit(&q->it->refs, 1, memory_order_relaxed);
+                        pins[npins++] = (struct qpin){q->it, q->hash, q->ticket};
+                    }
+                }
+                pthread_mutex_unlock(&t->qlock);
+                for (size_t i = 0; i < npins; i++) {
+                    struct part *pt = part_of(t, pins[i].hash);
+                    struct entry *e;
+                    int64_t exp = item_expire_ms(pins[i].it);
+
+                    pthread_mutex_lock(&pt->lock);
+                    e = do_lookup(pt, pins[i].hash);
+                    if (e == NULL || e->loc != (LOC_PENDING | pins[i].ticket) ||
+                        (exp > 0 && exp <= now_ms)) {
+                        item_release(&pins[i].it); /* overwritten, deleted, expired */
+                    }
+                    pthread_mutex_unlock(&pt->lock);
+                }
+            }
+            pthread_rwlock_unlock(&t->seglock);
+            for (size_t i = 0; i < npins; i++) {
+                if (pins[i].it != NULL) {
+                    fn(ctx, item_key(pins[i].it), pins[i].it->klen,
+                       item_expire_ms(pins[i].it) > 0 ? item_expire_ms(pins[i].it) : 0);
+                    item_release(&pins[i].it);
+                }
+            }
+            free(pins);
+            break;
+        }
+        nblocks++;
+        for (size_t i = 0; i < n; i++) {
+            fn(ctx, sc_recs[i].key, sc_recs[i].klen, sc_recs[i].expire_ms);
+        }
+        p++;
+    }
+    *pos = p;
+    return true;
+}
+
+uint64_t
+tier_scan_end(struct tier *t)
+{
+    uint64_t end;
+
+    pthread_rwlock_rdlock(&t->seglock);
+    end = t->seq_next;
+    pthread_rwlock_unlock(&t->seglock);
+    return end;
+}
+
+bool
+tier_twin(struct tier *t, uint64_t hash, uint64_t before)
+{
+    struct part *p = part_of(t, hash);
+    struct entry *e;
+    uint32_t loc = 0;
+    bool twin = false;
+
+    pthread_mutex_lock(&p->lock);
+    e = do_lookup(p, hash);
+    if (e != NULL && (e->fp & FP_HOT) && !(e->loc & LOC_PENDING)) {
+        loc = e->loc;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (loc != 0) {
+        /* seglock is never taken under a partition lock: looked up after.
+         * The entry pointed at loc when seen, so it did since loc was
+         * published, and a walk that read loc then reported it. */
+        struct seg *s;
+
+        pthread_rwlock_rdlock(&t->seglock);
+        s = t->segs[loc_slot(loc)];
+        twin = s != NULL && loc_blk(loc) < s->nblocks && s->seq0 + loc_blk(loc) < before;
+        pthread_rwlock_unlock(&t->seglock);
+    }
+    return twin;
+}
+
+struct first_key {
+    char *key;
+    uint32_t klen;
+    int64_t expire_ms;
+};
+
+static void
+take_first(void *ctx, const char *key, uint32_t klen, int64_t expire_ms)
+{
+    struct first_key *f = ctx;
+
+    if (f->key == NULL && (f->key = malloc(klen ? klen : 1)) != NULL) {
+        memcpy(f->key, key, klen);
+        f->klen = klen;
+        f->expire_ms = expire_ms;
+    }
+}
+
+bool
+tier_random_key(struct tier *t, tier_key_fn fn, void *ctx, int64_t now_ms)
+{
+    struct first_key f = {0};
+    uint64_t pos = 0;
+
+    /* a random block, then a random live record in it */
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t lo = UINT64_MAX, hi;
+        size_t n = 0;
+
+        pthread_rwlock_rdlock(&t->seglock);
+        for (uint32_t i = 1; i < SLOTS; i++) {
+            struct seg *s = t->segs[i];
+
+            if (s != NULL && s->nblocks > 0 && s->seq0 < lo) {
+                lo = s->seq0;
+            }
+        }
+        hi = t->seq_next;
+        pthread_rwlock_unlock(&t->seglock);
+        if (lo >= hi) {
+            break;
+        }
+        pos = lo + scan_rng() % (hi - lo);
+        if (scan_block(t, &pos, now_ms, &n) == 1 && n > 0) {
+            const struct seg_record *r = &sc_recs[scan_rng() % n];
+
+            fn(ctx, r->key, r->klen, r->expire_ms);
+            return true;
+        }
+    }
+    /* live keys are few among many blocks, or all still queued: the first
+     * one a whole walk finds */
+    pos = 0;
+    while (!tier_scan(t, &pos, 16, true, take_first, &f, now_ms) && f.key == NULL) {
+    }
+    if (f.key == NULL) {
+        return false;
+    }
+    fn(ctx, f.key, f.klen, f.expire_ms);
+    free(f.key);
+    return true;
+}
+
 /* ---- segments (writer thread, or with wlock held) ------------------------- */
 
 static void
@@ -900,6 +1269,7 @@ seg_open_new(struct tier *t)
     atomic_store(&t->live[slot], 0);
     atomic_store(&t->records[slot], 0);
     pthread_rwlock_wrlock(&t->seglock);
+    s->seq0 = t->seq_next;
     t->segs[slot] = s;
     t->nsegs++;
     pthread_rwlock_unlock(&t->seglock);
@@ -943,8 +1313,10 @@ oldest_seg(struct tier *t, bool skip_head)
 
 /* ---- the block being built ------------------------------------------------ */
 
+/* The entry half of complete_staged: move the key's entry to the record's
+ * new location (or drop it when the write failed). */
 static void
-complete_staged(struct tier *t, const struct staged *sr, uint32_t new_loc)
+complete_entry(struct tier *t, const struct staged *sr, uint32_t new_loc)
 {
     if (sr->old_loc != 0) {
         struct part *p = part_of(t, sr->hash);
@@ -965,6 +1337,12 @@ complete_staged(struct tier *t, const struct staged *sr, uint32_t new_loc)
         }
         pthread_mutex_unlock(&p->lock);
     }
+}
+
+/* The queue half: the node's item is on disk (or given up): release it. */
+static void
+release_node(struct tier *t, const struct staged *sr)
+{
     if (sr->node != NULL) {
         struct qnode *n = sr->node;
 
@@ -979,6 +1357,13 @@ complete_staged(struct tier *t, const struct staged *sr, uint32_t new_loc)
         item_release(&n->it);
         free(n);
     }
+}
+
+static void
+complete_staged(struct tier *t, const struct staged *sr, uint32_t new_loc)
+{
+    complete_entry(t, sr, new_loc);
+    release_node(t, sr);
 }
 
 static bool
@@ -1037,11 +1422,19 @@ write_block(struct tier *t)
             ssize_t w = pwrite(s->fd, t->pack, blen, (off_t)s->size);
 
             if (w == (ssize_t)blen) {
+                /* Publish the block and point its records' entries at it in
+                 * one critical section: a scanner (tier_scan) that sees the
+                 * block also sees its entries, so a key being written out
+                 * is never "neither in the queue nor on disk" to it. */
                 pthread_rwlock_wrlock(&t->seglock);
                 ok = seg_add_block(t, s, (uint32_t)s->size);
                 if (ok) {
                     blk = s->nblocks - 1;
                     s->size += blen;
+                    t->seq_next++;
+                    for (size_t i = 0; i < t->nst; i++) {
+                        complete_entry(t, &t->st[i], loc_disk(s->slot, blk));
+                    }
                 }
                 pthread_rwlock_unlock(&t->seglock);
                 if (ok) {
@@ -1073,7 +1466,11 @@ write_block(struct tier *t)
         atomic_fetch_add(&t->records[new_slot], (uint32_t)t->nst);
     }
     for (size_t i = 0; i < t->nst; i++) {
-        complete_staged(t, &t->st[i], ok ? loc_disk(new_slot, blk) : 0);
+        if (ok) {
+            release_node(t, &t->st[i]); /* entries done above */
+        } else {
+            complete_staged(t, &t->st[i], 0);
+        }
     }
     t->nst = 0;
     t->raw_len = 0;
@@ -1542,6 +1939,7 @@ rebuild(struct tier *t, int64_t now_ms)
         s->fd = fd;
         s->slot = slot_of_id(ids[i]);
         s->size = (uint64_t)sb.st_size;
+        s->seq0 = t->seq_next;
         atomic_fetch_add(&t->ram_bytes, sizeof *s);
         t->segs[s->slot] = s;
         t->nsegs++;
@@ -1555,6 +1953,7 @@ rebuild(struct tier *t, int64_t now_ms)
                     " bad records%s; the rest is served",
                  path, ss.bad_blocks, ss.bad_records, ss.torn ? ", torn tail" : "");
         }
+        t->seq_next += s->nblocks;
         CNT(t, bad_blocks, ss.bad_blocks);
         CNT(t, bad_records, ss.bad_records);
         CNT(t, torn, ss.torn ? 1 : 0);

@@ -27,8 +27,9 @@
  * identical copy: evicting it again costs no write (tier_put returns
  * TIER_PUT_CLEAN), and any change to the key must tier_forget() it.
  *
- * Not covered: cold keys are not visited by SCAN, KEYS or RANDOMKEY (the
- * index holds no key bytes); they expire when read, reclaimed or counted.
+ * SCAN, KEYS and RANDOMKEY reach cold keys through tier_scan and
+ * tier_random_key, which read blocks (the index holds no key bytes). Cold
+ * keys expire when read, scanned, reclaimed or counted, not actively.
  */
 #ifndef STORAGE_TIER_H
 #define STORAGE_TIER_H
@@ -114,6 +115,37 @@ void tier_wait_room(struct tier *t);
 void tier_flush_all(struct tier *t);
 /* Wait until every queued item is on disk and fsync it (shutdown). */
 void tier_sync(struct tier *t);
+
+/* ---- walking the cold keys (SCAN, KEYS, RANDOMKEY) ---------------------- */
+
+/* A cold key: key bytes borrowed for the call only; expire_ms 0 = none.
+ * Called with no tier lock held; it must not call back into the tier. */
+typedef void (*tier_key_fn)(void *ctx, const char *key, uint32_t klen,
+                            int64_t expire_ms);
+
+/* Walk the blocks on disk in the order they were written, from position
+ * *pos (0 = the oldest), reading at most max_blocks blocks; each key whose
+ * index entry points at the record read is reported once (its last
+ * record, not deleted, overwritten or expired; "also in memory" keys
+ * included). Returns false with *pos the position to continue from, or
+ * true at the end of the disk, with *pos the end (a later walk from there
+ * sees only blocks written since). With with_queue, the end also reports
+ * every key still waiting in the write queue, atomically with finding the
+ * end, so a key on its way to disk is not missed. A record only ever moves
+ * forward in this order (writes and rewrites go to the head), so a key
+ * that stays cold is reported at least once; one rewritten by reclaim or
+ * compaction behind the walk may be reported twice. */
+bool tier_scan(struct tier *t, uint64_t *pos, size_t max_blocks, bool with_queue,
+               tier_key_fn fn, void *ctx, int64_t now_ms);
+/* The position the next published block will have. */
+uint64_t tier_scan_end(struct tier *t);
+/* Report one random cold key (a random block's random live record; if a
+ * few tries find none, the first key a walk finds). False if none. */
+bool tier_random_key(struct tier *t, tier_key_fn fn, void *ctx, int64_t now_ms);
+/* True when memory holds the key and its clean twin is in a block
+ * numbered below `before` (not queued): a tier_scan that went past that
+ * block reported the key, so a walk of memory after it may skip it. */
+bool tier_twin(struct tier *t, uint64_t hash, uint64_t before);
 
 /* RAM the tier's index costs: counted in the store's used memory. */
 uint64_t tier_ram_bytes(struct tier *t);

@@ -256,3 +256,65 @@ Test(disk_tier, cold_keys_answer_del_ttl_exists_and_info_storage)
     harness_server_stop(&s);
     remove_dir();
 }
+
+/* KEYS * and a whole SCAN list every key written, cold ones included; KEYS
+ * each exactly once. */
+Test(disk_tier, keys_and_scan_list_cold_keys)
+{
+    enum { N = 3000 };
+    static int seen[N];
+    struct harness_server *s;
+    redisContext *c;
+    redisReply *r;
+    char cursor[32] = "0";
+    int calls = 0;
+
+    make_dir();
+    s = harness_server_start("--dir", dir, "--maxmemory", "2mb", "--disk-tier", "yes", NULL);
+    c = harness_connect(s);
+    write_keys(c, 0, N);
+    cr_assert(gt(i64, harness_info_ll(c, "storage", "disk_keys"), 1000), "most keys are cold");
+
+    r = harness_cmd(c, "KEYS *");
+    cr_assert(eq(int, r->type, REDIS_REPLY_ARRAY));
+    cr_assert(eq(sz, r->elements, (size_t)N), "KEYS lists each key once");
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < r->elements; i++) {
+        int k = -1;
+
+        cr_assert(eq(int, sscanf(r->element[i]->str, "key:%d", &k), 1), "%s", r->element[i]->str);
+        cr_assert(k >= 0 && k < N, "%s", r->element[i]->str);
+        cr_assert(eq(int, seen[k]++, 0), "key:%d listed twice", k);
+    }
+    freeReplyObject(r);
+
+    r = harness_cmd(c, "KEYS key:12*");
+    cr_assert(eq(sz, r->elements, (size_t)111), "KEYS with a pattern"); /* 12, 120-129, 1200-1299 */
+    freeReplyObject(r);
+
+    memset(seen, 0, sizeof seen);
+    do {
+        r = harness_cmd(c, "SCAN %s COUNT 50", cursor);
+        cr_assert(eq(int, r->type, REDIS_REPLY_ARRAY));
+        cr_assert(eq(sz, r->elements, (size_t)2));
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            int k = -1;
+
+            cr_assert(eq(int, sscanf(r->element[1]->element[i]->str, "key:%d", &k), 1));
+            cr_assert(k >= 0 && k < N);
+            seen[k]++;
+        }
+        freeReplyObject(r);
+        cr_assert(lt(int, ++calls, 100000), "SCAN ends");
+    } while (strcmp(cursor, "0") != 0);
+    for (int k = 0; k < N; k++) {
+        cr_assert(ge(int, seen[k], 1), "SCAN missed key:%d", k);
+    }
+    r = harness_cmd(c, "RANDOMKEY");
+    cr_assert(eq(int, r->type, REDIS_REPLY_STRING));
+    freeReplyObject(r);
+    redisFree(c);
+    harness_server_stop(&s);
+    remove_dir();
+}
