@@ -48,7 +48,7 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(MAXMEMORY, "maxmemory", OPT_BYTES, "0", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "dataset memory cap, 0 = none") \
     X(MAXMEMORY_POLICY, "maxmemory-policy", OPT_ENUM, "allkeys-lru", 0, 0, OPT_MUTABLE, POLICY_NAMES, "what to evict at maxmemory") \
     X(MAXMEMORY_SAMPLES, "maxmemory-samples", OPT_INT, "5", 1, 2147483647, OPT_MUTABLE, NULL, "keys sampled per eviction (the store uses at most 64)") \
-    X(IO_THREADS, "io-threads", OPT_INT, "0", 0, 128, 0, NULL, "worker threads, 0 = one per CPU") \
+    X(IO_THREADS, "io-threads", OPT_INT, "0", 0, 128, 0, NULL, "worker threads, 0 = one per CPU but one (at least 1)") \
     X(STORE_SHARDS, "store-shards", OPT_INT, "256", 1, 65536, 0, NULL, "lock shards of the keyspace, a power of two") \
     X(PROTO_MAX_BULK_LEN, "proto-max-bulk-len", OPT_BYTES, "512mb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest string argument or value") \
     X(CLIENT_QUERY_BUFFER_LIMIT, "client-query-buffer-limit", OPT_BYTES, "1gb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "largest pending request of one client") \

@@ -872,8 +872,10 @@ net_setup(void)
         }
     }
     if (nthreads <= 0) {
+        /* One core is left to the kernel's network work and to whatever
+         * else runs on the machine (docs/architecture.md, "Threads"). */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = ncpu > 0 ? ncpu : 1;
+        nthreads = ncpu > 1 ? ncpu - 1 : 1;
     }
     server.nworkers = (int)nthreads;
     server.workers = calloc((size_t)nthreads, sizeof *server.workers);
