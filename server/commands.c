@@ -20,6 +20,7 @@
 #include "server/config.h"
 #include "server/glob.h"
 #include "server/log.h"
+#include "server/reader.h"
 #include "storage/store.h"
 
 void slowlog_add(struct client *c, int argc, const struct resp_arg *argv,
@@ -678,6 +679,10 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     }
     c->now_ms = now_ms();
     if (cluster_route(c, cmd, argc, argv)) {
+        return;
+    }
+    /* disk tier: a command reading a cold key waits for a reader thread */
+    if (reader_on && !c->no_route && reader_defer(c, cmd, argc, argv)) {
         return;
     }
     uint64_t errors = atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed);

@@ -20,6 +20,7 @@
 #include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
+#include "server/reader.h"
 #include "storage/store.h"
 #include "storage/tier.h"
 
@@ -372,6 +373,16 @@ section_storage(struct resp_buf *b)
     info_add(b, "disk_reads:%llu", (unsigned long long)ts.disk_reads);
     info_add(b, "disk_read_avg_us:%.2f",
         ts.disk_reads ? (double)ts.read_ns_total / 1000.0 / (double)ts.disk_reads : 0.0);
+    {
+        struct reader_stats rs;
+
+        reader_stats(&rs);
+        info_add(b, "disk_async_commands:%llu", (unsigned long long)rs.async_cmds);
+        info_add(b, "disk_async_reads:%llu", (unsigned long long)rs.async_reads);
+        info_add(b, "disk_async_fallbacks:%llu", (unsigned long long)rs.fallbacks);
+        info_add(b, "disk_async_wait_avg_us:%.2f",
+            rs.async_cmds ? (double)rs.wait_us_total / (double)rs.async_cmds : 0.0);
+    }
     info_add(b, "disk_queue_hits:%llu", (unsigned long long)ts.queue_hits);
     info_add(b, "disk_queue_bytes:%llu", (unsigned long long)ts.queue_bytes);
     info_add(b, "disk_promotions:%llu", (unsigned long long)ts.promotions);

@@ -33,6 +33,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/reader.h"
 #include "server/server.h"
 #include "storage/store.h"
 
@@ -412,7 +413,7 @@ client_process_input(struct client *c)
 
     buf_borrow(&c->out, &w->spare_out);
     client_sync_limits(c);
-    while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS &&
+    while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->limits_authed != c->authed) {
             client_sync_limits(c);
@@ -822,6 +823,9 @@ worker_start(struct worker *w, int idx)
      * but keeps the loop alive; event_active() wakes it. */
     event_add(w->wakeup, NULL);
     event_add(w->cron, &tv);
+    if (store_tier(server.store) != NULL) {
+        reader_worker_setup(w);
+    }
     return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
@@ -885,6 +889,9 @@ net_setup(void)
             return -1;
         }
     }
+    if (store_tier(server.store) != NULL && reader_start() < 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -907,6 +914,13 @@ net_teardown(void)
         struct worker *w = &server.workers[i];
         event_active(w->wakeup, EV_READ, 0);
         pthread_join(w->thread, NULL);
+    }
+    if (reader_on) {
+        reader_stop(); /* before the workers' events go */
+    }
+    for (int i = 0; i < server.nworkers; i++) {
+        struct worker *w = &server.workers[i];
+        reader_worker_teardown(w);
         cluster_worker_teardown(w);
         for (size_t j = 0; j < w->inbox_len; j++) {
             close(w->inbox[j].fd);

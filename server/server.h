@@ -58,6 +58,7 @@ struct worker_stats {
 
 struct client;
 struct cluster_worker;
+struct disk_job;
 
 struct worker {
     int idx;
@@ -77,6 +78,10 @@ struct worker {
     struct worker_stats stats;
     struct cmd_stat *cmdstats;  /* commands_count() entries */
     struct cluster_worker *cluster; /* links to other members (cluster.c) */
+    /* Disk reads finished by reader threads (reader.c), tier on only. */
+    struct event *disk_done;
+    pthread_mutex_t disk_lock;
+    struct disk_job *disk_list;
 };
 
 enum {
@@ -110,6 +115,8 @@ struct client {
     struct reply_slot *slots, *slots_tail; /* in request order */
     int nslots;
     bool no_route;                /* run commands here (bus, scatter parts) */
+    bool disk_wait;               /* a command waits for a disk read: the
+                                   * requests after it wait too (reader.c) */
     bool authed;
     bool limits_authed;           /* the reader's limits were set for authed */
     _Atomic bool kill;            /* set by CLIENT KILL from any thread */

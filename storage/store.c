@@ -776,6 +776,37 @@ store_tier(struct store *st)
     return st->tier;
 }
 
+bool
+store_cold(struct store *st, const char *key, size_t klen, int64_t now_ms)
+{
+    uint64_t h;
+    struct shard *sh;
+    bool mem;
+
+    if (st->tier == NULL) {
+        return false;
+    }
+    h = key_hash(key, klen);
+    /* the index first: almost every key it does not call cold is settled
+     * without the shard lock */
+    if (!tier_cold(st->tier, h, now_ms)) {
+        return false;
+    }
+    sh = shard_of(st, h);
+    shard_lock(sh);
+    mem = do_find(st, sh, h, key, klen, now_ms) != NULL;
+    shard_unlock(sh);
+    return !mem;
+}
+
+void
+store_prefetch(struct store *st, const char *key, size_t klen)
+{
+    if (st->tier != NULL) {
+        tier_prefetch(st->tier, key_hash(key, klen));
+    }
+}
+
 void
 store_spill(struct store *st)
 {

@@ -265,6 +265,13 @@ void store_stats(struct store *st, struct store_stats *out);
 void store_spill(struct store *st);
 /* The tier attached at create, or NULL (for INFO). */
 struct tier *store_tier(struct store *st);
+/* Disk tier: true when reading the key would wait for the device: not in
+ * memory nor in the write queue, and its block not in the page cache (see
+ * tier_cold). Never blocks on I/O. */
+bool store_cold(struct store *st, const char *key, size_t klen, int64_t now_ms);
+/* Disk tier: bring the block holding the key's cold copy into the page
+ * cache, without any store lock (reader threads). See tier_prefetch. */
+void store_prefetch(struct store *st, const char *key, size_t klen);
 void store_reset_stats(struct store *st); /* evicted and expired counters */
 
 #endif

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -630,6 +631,13 @@ fill_value(struct tier_value *out, const char *key, uint32_t klen,
     return true;
 }
 
+/* The block tier_cold last found in the page cache is still in rd_cbuf
+ * (segment id and block: published blocks never change), so the read that
+ * usually follows on this thread does not copy it again. */
+static _Thread_local uint64_t pre_id;
+static _Thread_local uint32_t pre_blk;
+static _Thread_local ssize_t pre_got; /* 0: nothing kept */
+
 /* Read block blk of s into rd_cbuf, with seglock held (reclaim closes the
  * fd only under the write lock). Returns the bytes read, or -1. */
 static ssize_t
@@ -638,6 +646,14 @@ load_block_locked(struct seg *s, uint32_t blk)
     struct seg_block_hdr h;
     uint64_t off, end;
 
+    if (pre_got > 0) {
+        ssize_t got = pre_got;
+
+        pre_got = 0;
+        if (pre_id == s->id && pre_blk == blk) {
+            return got;
+        }
+    }
     if (blk >= s->nblocks) {
         return -1;
     }
@@ -837,6 +853,96 @@ tier_read(struct tier *t, uint64_t hash, const char *key, size_t klen,
         return 1;
     }
     return 0;
+}
+
+/* Is block blk of s wholly in the page cache? A non-blocking read of it
+ * (RWF_NOWAIT) tells; seglock held. Without RWF_NOWAIT: assume not. */
+static bool
+block_resident_locked(struct seg *s, uint32_t blk)
+{
+#ifdef RWF_NOWAIT
+    uint64_t off, end;
+    struct iovec iov;
+    ssize_t got;
+
+    if (blk >= s->nblocks) {
+        return true; /* nothing to read: the caller's read fails fast */
+    }
+    off = s->blocks[blk];
+    end = blk + 1 < s->nblocks ? s->blocks[blk + 1] : s->size;
+    pre_got = 0; /* rd_cbuf is overwritten */
+    if (end <= off || end - off > (1u << 20) || !grow_buf(&rd_cbuf, &rd_ccap, end - off)) {
+        return false;
+    }
+    iov.iov_base = rd_cbuf;
+    iov.iov_len = end - off;
+    got = preadv2(s->fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+    if (got != (ssize_t)(end - off)) {
+        pre_got = 0;
+        return false;
+    }
+    pre_id = s->id;
+    pre_blk = blk;
+    pre_got = got;
+    return true;
+#else
+    (void)s;
+    (void)blk;
+    return false;
+#endif
+}
+
+bool
+tier_cold(struct tier *t, uint64_t hash, int64_t now_ms)
+{
+    struct part *p = part_of(t, hash);
+    struct entry *e;
+    uint32_t loc = 0;
+    struct seg *s;
+    bool cold;
+
+    pthread_mutex_lock(&p->lock);
+    e = do_lookup(p, hash);
+    if (e != NULL && !(e->loc & LOC_PENDING) && !(e->fp & FP_HOT) &&
+        exp_state(e->exp_s, now_ms) != 1) {
+        loc = e->loc;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (loc == 0) {
+        return false;
+    }
+    pthread_rwlock_rdlock(&t->seglock);
+    s = t->segs[loc_slot(loc)];
+    cold = s != NULL && !block_resident_locked(s, loc_blk(loc));
+    pthread_rwlock_unlock(&t->seglock);
+    return cold;
+}
+
+void
+tier_prefetch(struct tier *t, uint64_t hash)
+{
+    struct part *p = part_of(t, hash);
+    struct entry *e;
+    uint32_t loc = 0;
+    struct seg *s;
+
+    pthread_mutex_lock(&p->lock);
+    e = do_lookup(p, hash);
+    if (e != NULL && !(e->loc & LOC_PENDING) && !(e->fp & FP_HOT)) {
+        loc = e->loc;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (loc == 0) {
+        return;
+    }
+    /* the slot may have been reclaimed (and even reused) since: then this
+     * reads some other block, which is harmless */
+    pthread_rwlock_rdlock(&t->seglock);
+    s = t->segs[loc_slot(loc)];
+    if (s != NULL) {
+        (void)load_block_locked(s, loc_blk(loc));
+    }
+    pthread_rwlock_unlock(&t->seglock);
 }
 
 /* ---- walking the cold keys (SCAN, KEYS, RANDOMKEY) ------------------------

@@ -104,6 +104,19 @@ struct tier_value {
 int tier_read(struct tier *t, uint64_t hash, const char *key, size_t klen,
               int64_t now_ms, bool promote, struct tier_value *out);
 void tier_unpromote(struct tier *t, uint64_t hash);
+
+/* Would reading the key wait for the device? True when its current copy is
+ * in a block on disk (not queued, not also in memory, not known expired)
+ * that is not wholly in the page cache (a non-blocking RWF_NOWAIT read of
+ * it fails or comes up short). Never blocks on I/O. A hint: the answer
+ * can be stale by the time the key is read. */
+bool tier_cold(struct tier *t, uint64_t hash, int64_t now_ms);
+/* Read the block holding the key's current copy so that it is in the page
+ * cache, for a later tier_read (reader threads, no store lock held). Takes
+ * only the index partition lock (briefly) and seglock (shared, as
+ * tier_read does); does nothing if the key is no longer on disk or its
+ * segment was reclaimed meanwhile. Counted in async_reads. */
+void tier_prefetch(struct tier *t, uint64_t hash);
 void tier_value_release(struct tier_value *v);
 
 /* ---- called by the store without locks ---------------------------------- */
