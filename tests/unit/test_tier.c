@@ -18,60 +18,11 @@
 
 #include "storage/store.h"
 #include "storage/tier.h"
+#include "tests/unit/tier_fixture.h"
 
-#define NOW 1700000000000LL
 
-static char dir[64];
-static struct tier *tier;
-static struct store *st;
 
-static void
-open_all(uint64_t maxmemory, uint64_t max_bytes, uint64_t seg_size)
-{
-    struct tier_config tc = {.dir = dir, .max_bytes = max_bytes,
-                             .segment_size = seg_size, .level = 1,
-                             .queue_bytes = 1 << 20, .block_size = 4096};
-    struct store_config sc = {.maxmemory = maxmemory, .shards = 16};
-    char err[256];
-
-    tier = tier_create(&tc, NOW, NULL, err, sizeof err);
-    cr_assert(not(eq(ptr, tier, NULL)), "%s", err);
-    sc.tier = tier;
-    st = store_create(&sc);
-    cr_assert(not(eq(ptr, st, NULL)));
-}
-
-/* A clean stop: memory to disk, then both gone. */
-static void
-close_all(void)
-{
-    store_spill(st);
-    store_destroy(&st);
-    tier_destroy(&tier);
-}
-
-static void
-setup(void)
-{
-    /* Under the build tree, not /tmp: see test_disk_tier.c. */
-    snprintf(dir, sizeof dir, "tmp-rc-tier-XXXXXX");
-    cr_assert(not(eq(ptr, mkdtemp(dir), NULL)));
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    store_destroy(&st);
-    tier_destroy(&tier);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "could not remove %s\n", dir);
-    }
-}
-
-TestSuite(tier, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(tier, .init = fixture_setup, .fini = fixture_teardown, .timeout = 60);
 
 /* Values are a function of the key's number: checked without storing them.
  * Odd keys are text-like, even ones pseudo-random. */

@@ -18,62 +18,15 @@
 #include "storage/segment.h"
 #include "storage/store.h"
 #include "storage/tier.h"
+#include "tests/unit/tier_fixture.h"
 
-#define NOW 1700000000000LL
 #define MAXK 8000
 /* the cursor's part bits (store.c): D = disk, M = memory, C = catch-up */
 #define CUR_DISK (1ull << 55)
 #define CUR_MEM (1ull << 54)
 
-static char dir[64];
-static struct tier *tier;
-static struct store *st;
 
-static void
-open_all(uint64_t maxmemory)
-{
-    struct tier_config tc = {.dir = dir, .max_bytes = 256 << 20,
-                             .segment_size = 1 << 20, .level = 1,
-                             .queue_bytes = 1 << 20, .block_size = 4096};
-    struct store_config sc = {.maxmemory = maxmemory, .shards = 16};
-    char err[256];
-
-    tier = tier_create(&tc, NOW, NULL, err, sizeof err);
-    cr_assert(not(eq(ptr, tier, NULL)), "%s", err);
-    sc.tier = tier;
-    st = store_create(&sc);
-    cr_assert(not(eq(ptr, st, NULL)));
-}
-
-static void
-close_all(void)
-{
-    store_spill(st);
-    store_destroy(&st);
-    tier_destroy(&tier);
-}
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/rc-tscan-XXXXXX");
-    cr_assert(not(eq(ptr, mkdtemp(dir), NULL)));
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    store_destroy(&st);
-    tier_destroy(&tier);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "could not remove %s\n", dir);
-    }
-}
-
-TestSuite(tier_scan, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(tier_scan, .init = fixture_setup, .fini = fixture_teardown, .timeout = 60);
 
 static size_t
 value_of(int i, char *buf)
@@ -186,7 +139,7 @@ count_cold(int n)
 
 Test(tier_scan, a_full_scan_visits_every_key_in_memory_and_on_disk)
 {
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (int i = 0; i < 3000; i++) {
         put(i);
     }
@@ -201,7 +154,7 @@ Test(tier_scan, a_full_scan_visits_every_key_in_memory_and_on_disk)
 
 Test(tier_scan, keys_lists_every_key_exactly_once)
 {
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (int i = 0; i < 3000; i++) {
         put(i);
     }
@@ -246,7 +199,7 @@ Test(tier_scan, deleted_overwritten_and_expired_cold_keys)
 {
     int del_cold = 0, over_cold = 0, exp_cold = 0;
 
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (int i = 0; i < 3000; i++) {
         put_ttl(i, i % 10 == 3 ? NOW + 5000 : 0);
     }
@@ -303,7 +256,7 @@ Test(tier_scan, keys_moving_during_a_scan_are_still_visited)
     static int gl[3000], al[3000];
     int ng = 0, na = 0;
 
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (int i = 0; i < 3000; i++) {
         put(i);
     }
@@ -385,7 +338,7 @@ Test(tier_scan, a_key_spilled_after_the_disk_walk_read_back_then_changed_is_visi
     int picked[40], np = 0, calls = 0;
     uint64_t cur = 0;
 
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (int i = 0; i < 3000; i++) {
         put(i);
     }
@@ -471,7 +424,7 @@ Test(tier_scan, a_key_twice_in_one_block_is_reported_once)
     cr_assert(eq(sz, fwrite(hdr, 1, sizeof hdr, f), sizeof hdr));
     cr_assert(eq(sz, fwrite(blk, 1, blen, f), blen));
     fclose(f);
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     cr_assert(eq(u64, store_dbsize(st), 3));
     full_scan(10, NOW);
     cr_assert(eq(int, seen.n[1], 1));
@@ -500,12 +453,12 @@ Test(tier_scan, randomkey_returns_a_cold_key_when_memory_is_empty)
     bool differs = false;
     int i;
 
-    open_all(256 << 10);
+    open_all(256 << 10, 256 << 20, 1 << 20);
     for (i = 0; i < 500; i++) {
         put(i);
     }
     close_all();
-    open_all(256 << 10); /* memory empty, the index rebuilt from disk */
+    open_all(256 << 10, 256 << 20, 1 << 20); /* memory empty, the index rebuilt from disk */
     cr_assert(eq(u64, store_dbsize(st), 500));
     cr_assert(eq(int, count_cold(500), 500), "every key cold");
     cr_assert(store_random_key(st, copy_key, first, NOW));
