@@ -36,6 +36,9 @@
 #include "storage/store.h"
 
 #define VIEW_GRACE_MS 10000
+/* Gossip waiting for the main thread. SWIM copes with lost messages, so a
+ * peer flooding the bus costs dropped gossip, not unbounded memory. */
+#define INBOX_MAX 4096
 #define MAX_LINKS 1024
 
 /* ---- the view shared with workers ----------------------------------------*/
@@ -81,6 +84,8 @@ static struct {
     size_t nlinks;
     pthread_mutex_t inbox_lock;
     struct inbox_item *inbox, **inbox_tail;
+    size_t inbox_len;
+    _Atomic uint64_t gossip_dropped;
     struct view *retired;
     char conf_path[1024];
     uint64_t msgs_sent, msgs_received;
@@ -354,6 +359,7 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
     list = cl.inbox;
     cl.inbox = NULL;
     cl.inbox_tail = &cl.inbox;
+    cl.inbox_len = 0;
     pthread_mutex_unlock(&cl.inbox_lock);
     while (list != NULL) {
         struct inbox_item *it = list;
@@ -374,13 +380,23 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
     drain();
 }
 
+/* Hand an item to the main thread. Gossip past INBOX_MAX is dropped (and
+ * counted); MEET and FORGET, which an operator asked for, always go in. */
 static void
 inbox_post(struct inbox_item *it)
 {
     it->next = NULL;
     pthread_mutex_lock(&cl.inbox_lock);
+    if (it->kind == IN_GOSSIP && cl.inbox_len >= INBOX_MAX) {
+        pthread_mutex_unlock(&cl.inbox_lock);
+        atomic_fetch_add(&cl.gossip_dropped, 1);
+        free(it->msg.records);
+        free(it);
+        return;
+    }
     *cl.inbox_tail = it;
     cl.inbox_tail = &it->next;
+    cl.inbox_len++;
     pthread_mutex_unlock(&cl.inbox_lock);
     event_active(cl.inbox_ev, EV_READ, 0);
 }
@@ -934,10 +950,12 @@ send_part(struct client *c, struct view *v, int m, struct gather *g, int idx, in
 /* Called once every part has been sent or run. gather_new counted one
  * extra part for the sending itself, so a part that fails synchronously
  * inside a send cannot finish (and free) the gather under our feet. */
+/* Called once every part has been sent or run. gather_new counted one
+ * extra part for the sending itself, so a part that fails synchronously
+ * inside a send cannot finish (and free) the gather under our feet. */
 static void
-gather_start(struct client *c, struct gather *g)
+gather_start(struct gather *g)
 {
-    (void)c;
     if (--g->outstanding == 0) {
         gather_finish(g);
         gather_free(g);
@@ -1016,7 +1034,7 @@ scatter_keys(struct client *c, struct view *v, const struct command *cmd, int ar
     }
     free(owners);
     free(members);
-    gather_start(c, g);
+    gather_start(g);
 }
 
 /* KEYS, DBSIZE, FLUSHALL, FLUSHDB: every member that is on the ring. */
@@ -1038,7 +1056,7 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
             send_part(c, v, (int)i, g, n++, argc, argv);
         }
     }
-    gather_start(c, g);
+    gather_start(g);
 }
 
 /* SCAN: the cursor's low 8 bits name the member (its index by id), the rest
@@ -1077,7 +1095,7 @@ route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *ar
     g->parts[0].node = node;
     send_part(c, v, node, g, 0, argc, sub);
     free(sub);
-    gather_start(c, g);
+    gather_start(g);
 }
 
 bool
@@ -1127,7 +1145,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
     send_part(c, v, owner, g, 0, argc, argv);
-    gather_start(c, g);
+    gather_start(g);
     return true;
 }
 
@@ -1214,6 +1232,9 @@ cluster_info(struct resp_buf *b)
                      "cluster_suspect_nodes:%zu\r\ncluster_dead_nodes:%zu\r\n",
                      v->n, count_state(v, MBR_ALIVE), count_state(v, MBR_SUSPECT),
                      count_state(v, MBR_DEAD));
+        resp_add_raw(b, line, (size_t)n);
+        n = snprintf(line, sizeof line, "cluster_gossip_dropped:%llu\r\n",
+                     (unsigned long long)atomic_load(&cl.gossip_dropped));
         resp_add_raw(b, line, (size_t)n);
     }
 }
@@ -1493,7 +1514,7 @@ route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *arg
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
     send_part(c, v, o, g, 0, argc, argv);
-    gather_start(c, g);
+    gather_start(g);
     return true;
 }
 

@@ -394,6 +394,37 @@ Test(cluster, survives_a_peer_that_sends_garbage_to_the_bus)
     cr_assert(wait_agreement(3, 2000) >= 0);
 }
 
+Test(cluster, stays_bounded_when_a_peer_floods_the_bus_with_gossip)
+{
+    int fd = -1, n = 20000;
+    struct harness_server bus = { .pid = nodes[0].s.pid, .port = nodes[0].bus_port };
+    long long rss0 = harness_server_rss(&nodes[0].s), rss1;
+    char *wire = malloc((size_t)n * 128), *p = wire;
+    redisContext *c;
+    redisReply *r;
+
+    for (int i = 0; i < n; i++) {
+        p += sprintf(p, "*8\r\n$13\r\nGOSSIP.UPDATE\r\n$40\r\n%s\r\n$9\r\n127.0.0.1\r\n"
+                        "$1\r\n1\r\n$1\r\n2\r\n$5\r\nalive\r\n$1\r\n1\r\n$1\r\n0\r\n",
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    }
+    fd = harness_raw_connect(&bus);
+    harness_raw_send(fd, wire, (size_t)(p - wire));
+    free(wire);
+    harness_sleep_ms(500);
+    close(fd);
+    c = harness_connect(&nodes[0].s);
+    r = harness_cmd(c, "PING");
+    cr_assert(eq(str, r->str, "PONG"));
+    freeReplyObject(r);
+    r = harness_cmd(c, "INFO cluster");
+    cr_assert(not(eq(ptr, strstr(r->str, "cluster_gossip_dropped:"), NULL)), "%s", r->str);
+    freeReplyObject(r);
+    redisFree(c);
+    rss1 = harness_server_rss(&nodes[0].s);
+    cr_assert(rss1 - rss0 < 64LL * 1024 * 1024, "RSS grew by %lld bytes", rss1 - rss0);
+}
+
 Test(cluster, a_fourth_member_joins_with_meet_and_everyone_agrees)
 {
     char port[16];
