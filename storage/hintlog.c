@@ -30,9 +30,12 @@
 /* Reads go through a buffer of this size, or of one record if bigger. */
 #define WALK_CHUNK (64u * 1024)
 
+/* A target with fd < 0 is retired: its last file was acked away, and it is
+ * kept only so the next file goes on at base (see hintlog.h, offsets). */
 struct target {
     char id[HINT_TARGET_LEN + 1];
-    int fd;           /* O_RDWR | O_APPEND */
+    int fd;           /* O_RDWR | O_APPEND, or -1 when retired */
+    uint64_t base;    /* stream offset of the file's byte 0 */
     uint64_t end;     /* bytes of whole records: what reads may cover */
     uint64_t records; /* good records in the file */
     uint64_t acked;   /* of those, acked (only while the file lives) */
@@ -283,6 +286,7 @@ path_of(const struct hintlog *h, const char *id, char *out, size_t cap)
     snprintf(out, cap, "%s/%s" SUFFIX, h->dir, id);
 }
 
+/* The target, live or retired. */
 static struct target *
 do_find(struct hintlog *h, const char *id)
 {
@@ -295,18 +299,20 @@ do_find(struct hintlog *h, const char *id)
 }
 
 /* Open (or create) id's log, index it and cut it after its last trusted
- * record. */
+ * record; into the retired target t if there is one (keeping its base),
+ * else into a new one. */
 static enum hint_status
-do_load(struct hintlog *h, const char *id, bool create, struct target **out)
+do_load(struct hintlog *h, const char *id, bool create, struct target *t,
+        struct target **out)
 {
     char path[PATH_MAX];
     struct walk w = {.fd = -1};
-    struct target *t = NULL;
+    struct target *fresh = NULL;
     enum hint_status rc = HINT_OK;
     uint64_t off = 0, records = 0;
     struct stat sb;
 
-    if (h->nt == h->tcap) {
+    if (t == NULL && h->nt == h->tcap) {
         size_t ncap = h->tcap ? h->tcap * 2 : 8;
         struct target **nt = realloc(h->t, ncap * sizeof *nt);
 
@@ -316,7 +322,7 @@ do_load(struct hintlog *h, const char *id, bool create, struct target **out)
         h->t = nt;
         h->tcap = ncap;
     }
-    if ((t = calloc(1, sizeof *t)) == NULL) {
+    if (t == NULL && (t = fresh = calloc(1, sizeof *t)) == NULL) {
         return HINT_ENOMEM;
     }
     path_of(h, id, path, sizeof path);
@@ -357,35 +363,48 @@ do_load(struct hintlog *h, const char *id, bool create, struct target **out)
     t->fd = w.fd;
     t->end = off;
     t->records = records;
+    t->acked = 0;
+    t->counted = 0;
     t->gen = ++h->gen;
-    h->t[h->nt++] = t;
+    if (fresh != NULL) {
+        h->t[h->nt++] = t;
+        fresh = NULL;
+    }
     h->st.bytes += off;
     h->st.pending += records;
     *out = t;
     w.fd = -1;
-    t = NULL;
 out:
     if (w.fd >= 0) {
         close(w.fd);
     }
     free(w.buf);
-    free(t);
+    free(fresh);
     return rc;
 }
 
-/* Forget t and delete its file; whatever it still held leaves pending. */
+/* Delete t's file; whatever it still held leaves pending. The target is
+ * retired (the stream goes on at the file's end), or forgotten if !keep. */
 static void
-do_remove(struct hintlog *h, struct target *t)
+do_remove(struct hintlog *h, struct target *t, bool keep)
 {
     char path[PATH_MAX];
 
-    path_of(h, t->id, path, sizeof path);
-    /* a failed unlink leaves a log the next open replays again: harmless,
-     * replays are idempotent */
-    (void)unlink(path);
-    close(t->fd);
-    h->st.pending -= t->records - t->acked;
-    h->st.bytes -= t->end;
+    if (t->fd >= 0) {
+        path_of(h, t->id, path, sizeof path);
+        /* a failed unlink leaves a log the next open replays again:
+         * harmless, replays are idempotent */
+        (void)unlink(path);
+        close(t->fd);
+        t->fd = -1;
+        h->st.pending -= t->records - t->acked;
+        h->st.bytes -= t->end;
+        t->base += t->end;
+        t->end = t->records = t->acked = t->counted = 0;
+    }
+    if (keep) {
+        return;
+    }
     for (size_t i = 0; i < h->nt; i++) {
         if (h->t[i] == t) {
             h->t[i] = h->t[--h->nt];
@@ -468,7 +487,7 @@ hintlog_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
         }
         memcpy(id, de->d_name, HINT_TARGET_LEN);
         id[HINT_TARGET_LEN] = '\0';
-        if ((st = do_load(h, id, false, &t)) != HINT_OK) {
+        if ((st = do_load(h, id, false, NULL, &t)) != HINT_OK) {
             snprintf(err, errlen, "hint log %s/%s: %s", dir, de->d_name,
                      st == HINT_EIO ? strerror(errno) : hint_strerror(st));
             goto fail;
@@ -493,7 +512,9 @@ hintlog_close(struct hintlog **hp)
         return;
     }
     for (size_t i = 0; i < h->nt; i++) {
-        close(h->t[i]->fd);
+        if (h->t[i]->fd >= 0) {
+            close(h->t[i]->fd);
+        }
         free(h->t[i]);
     }
     free(h->t);
@@ -545,8 +566,8 @@ hintlog_append(struct hintlog *h, const char *target, const struct hint_rec *r)
         rc = HINT_EFULL;
         goto out;
     }
-    if ((t = do_find(h, target)) == NULL) {
-        if ((rc = do_load(h, target, true, &t)) != HINT_OK) {
+    if ((t = do_find(h, target)) == NULL || t->fd < 0) {
+        if ((rc = do_load(h, target, true, t, &t)) != HINT_OK) {
             goto out;
         }
         fresh = t->end == 0;
@@ -570,7 +591,7 @@ hintlog_append(struct hintlog *h, const char *target, const struct hint_rec *r)
             (void)ftruncate(t->fd, (off_t)t->end);
             rc = HINT_EIO;
             if (fresh) {
-                do_remove(h, t);
+                do_remove(h, t, true);
             }
             goto out;
         }
@@ -594,14 +615,24 @@ out:
 
 /* ---- targets, read, ack, drop --------------------------------------------- */
 
+/* A stream offset as a position in t's file: 0 and offsets from before the
+ * file (its predecessors were all acked) mean its start. */
+static uint64_t
+file_off(const struct target *t, uint64_t offset)
+{
+    return offset < t->base ? 0 : offset - t->base;
+}
+
 size_t
 hintlog_targets(struct hintlog *h, char (*out)[HINT_TARGET_LEN + 1], size_t cap)
 {
     size_t n = 0;
 
     pthread_mutex_lock(&h->lock);
-    for (; n < h->nt && n < cap; n++) {
-        memcpy(out[n], h->t[n]->id, HINT_TARGET_LEN + 1);
+    for (size_t i = 0; i < h->nt && n < cap; i++) {
+        if (h->t[i]->fd >= 0) {
+            memcpy(out[n++], h->t[i]->id, HINT_TARGET_LEN + 1);
+        }
     }
     pthread_mutex_unlock(&h->lock);
     return n;
@@ -614,7 +645,7 @@ hintlog_read(struct hintlog *h, const char *target, uint64_t *offset,
 {
     struct walk w = {.fd = -1};
     struct target *t;
-    uint64_t off, gen, counted, consumed = 0, ndrop = 0, ncorrupt = 0;
+    uint64_t off, base, gen, counted, consumed = 0, ndrop = 0, ncorrupt = 0;
     long n = 0;
     enum hint_status rc = HINT_OK;
 
@@ -628,10 +659,16 @@ hintlog_read(struct hintlog *h, const char *target, uint64_t *offset,
         pthread_mutex_unlock(&h->lock);
         return 0;
     }
-    if (*offset > t->end) {
+    if (file_off(t, *offset) > t->end) {
         pthread_mutex_unlock(&h->lock);
         return HINT_EINVAL;
     }
+    if (t->fd < 0) {
+        pthread_mutex_unlock(&h->lock);
+        return 0; /* all acked, nothing new yet */
+    }
+    off = file_off(t, *offset);
+    base = t->base;
     w.fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
     w.end = t->end;
     gen = t->gen;
@@ -644,7 +681,6 @@ hintlog_read(struct hintlog *h, const char *target, uint64_t *offset,
         max_bytes = 1; /* still one record */
     }
 
-    off = *offset;
     while (consumed < max_bytes) {
         struct hint_rec r;
         size_t size = 0;
@@ -684,7 +720,7 @@ hintlog_read(struct hintlog *h, const char *target, uint64_t *offset,
         t->counted = off;
     }
     pthread_mutex_unlock(&h->lock);
-    *offset = off;
+    *offset = base + off;
     return rc != HINT_OK ? rc : n;
 }
 
@@ -699,13 +735,13 @@ hintlog_ack(struct hintlog *h, const char *target, uint64_t offset,
         return;
     }
     pthread_mutex_lock(&h->lock);
-    if ((t = do_find(h, target)) != NULL) {
+    if ((t = do_find(h, target)) != NULL && t->fd >= 0) {
         take = records < t->records - t->acked ? records : t->records - t->acked;
         h->st.replayed += records;
         t->acked += take;
         h->st.pending -= take;
-        if (offset == t->end) {
-            do_remove(h, t);
+        if (file_off(t, offset) == t->end) {
+            do_remove(h, t, true);
         }
     }
     pthread_mutex_unlock(&h->lock);
@@ -722,7 +758,7 @@ hintlog_drop(struct hintlog *h, const char *target)
     pthread_mutex_lock(&h->lock);
     if ((t = do_find(h, target)) != NULL) {
         h->st.dropped += t->records - t->acked;
-        do_remove(h, t);
+        do_remove(h, t, false);
     }
     pthread_mutex_unlock(&h->lock);
 }

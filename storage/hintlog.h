@@ -43,10 +43,19 @@
  *
  * Replay contract: read from offset 0, in batches, each call resuming at the
  * *offset the last one set; replays are idempotent, so a restarted holder
- * simply starts again at 0. An offset is meaningful only while its file
- * lives: after an ack at the end (file deleted) or a drop, start at 0.
- * Acking the log's current end deletes the file; if appends landed after
- * the read, the end has moved and the file stays (read on from the offset).
+ * simply starts again at 0. Acking the log's current end deletes the file;
+ * if appends landed after the read, the end has moved and the file stays
+ * (read on from the offset).
+ *
+ * Offsets are byte positions in a target's stream of hints. For the first
+ * file after an open they are the file's byte offsets. When an ack deletes
+ * a file, the next file for that target continues the stream where the old
+ * one ended, so a replayer that keeps its offset across the ack reads the
+ * new hints from their start, whether or not its ack was the one that
+ * deleted the file (it cannot tell: an append may race the ack). Offset 0,
+ * and any offset from before the current file, mean the current file's
+ * start. hintlog_drop forgets the stream (the next one starts at 0 again),
+ * as does a restart.
  *
  * Counters: pending is records in logs not yet acked (rebuilt from the files
  * at open); bytes is the size of all logs, the quantity max_bytes bounds
