@@ -36,7 +36,7 @@ Test(segment, round_trips_a_record_with_every_field)
     cr_assert(eq(int, memcmp(r.key, "user:1", 6), 0));
     cr_assert(eq(int, memcmp(r.val, "hello world", 11), 0));
     cr_assert(eq(i64, r.expire_ms, 1700000000123LL));
-    cr_assert(eq(u32, r.version, 7));
+    cr_assert(eq(u64, r.version, 7));
     cr_assert(eq(u8, r.flags, 0));
 }
 
