@@ -2122,3 +2122,49 @@ Test(store, reports_the_per_key_overhead_with_versions)
     cr_assert(lt(dbl, plain, 70.0));
     cr_assert(lt(dbl, ttl, 70.0));
 }
+
+Test(store, scan_skips_tombstones_beside_live_keys)
+{
+    struct store_config cfg = {.shards = 1};
+    static int counts[1];
+    struct seen s = {.prefix = "live", .n = 1, .counts = counts};
+    uint64_t cur = 0;
+    char k[32];
+
+    recreate(&cfg);
+    versions_on();
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    cr_assert(eq(int, set_s("live0", "v"), STORE_OK));
+    do {
+        cur = store_scan(st, cur, 10, collect, &s, T0);
+    } while (cur != 0);
+    cr_assert(eq(int, counts[0], 1));
+    cr_assert(eq(int, s.other, 0), "no tombstone reported");
+}
+
+Test(store, eviction_drops_tombstones_when_they_are_all_a_shard_holds)
+{
+    struct store_config cfg = {.shards = 1};
+    struct store_stats s;
+    char k[32];
+
+    recreate(&cfg);
+    versions_on();
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    s = stats();
+    cr_assert(eq(u64, s.keys, 0));
+    store_set_maxmemory(st, s.used_bytes - 1000);
+    cr_assert(store_evict_some(st, 1000, T0) > 0);
+    cr_assert(s.used_bytes - 1000 >= stats().used_bytes, "under the new limit");
+    s = stats();
+    cr_assert(s.tombstones < 100);
+    cr_assert(eq(u64, s.evicted_keys, 0), "a tombstone is no evicted key");
+}
