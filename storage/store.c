@@ -25,6 +25,10 @@
  *   24 B header + 8 B expiry + 12 B rounding (148 B -> 160 B), plus
  *   10.5 B of bucket array (8 B a slot; 512 slots for ~390 keys a shard)
  *   and 0.3 B of shard structures.
+ * With versions on (cluster replication) the item carries 8 more bytes
+ * (148 B -> 160 B, 156 B with a TTL -> 160 B): the same 54.8 B here
+ * ("reports_the_per_key_overhead_with_versions"); other sizes pay up to 8 B,
+ * or a size class when the 8 B cross one.
  * Redis 7 spends about 88 B for the same key (dictEntry, key sds, robj and
  * value sds, each rounded by jemalloc, plus its bucket), ~44 B more with a
  * TTL (an entry in the expires dict).
