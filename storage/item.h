@@ -3,10 +3,14 @@
  * allocation.
  *
  * Layout: the fixed header below, then the optional fields the flags name,
- * in this order (absolute expiry, memcached client flags), then key bytes,
- * then value bytes. Optional fields cost nothing when absent, so a key
- * without a TTL is 8 bytes smaller; the cluster's version and the disk
- * tier's state will be further optional fields in the same way.
+ * in this order (the cluster's version, absolute expiry, memcached client
+ * flags), then key bytes, then value bytes. Optional fields cost nothing
+ * when absent, so a key without a TTL is 8 bytes smaller, and single-node
+ * mode (no versions) pays nothing for the version field.
+ *
+ * A tombstone (ITEM_F_TOMB) is a versioned delete: key, version and expiry
+ * (the end of its grace), no value. Only the store sees one; every read
+ * treats it as absent.
  *
  * Items are immutable once linked into the table: a write builds a new item
  * and swaps it in, so a pinned item never changes under its reader.
@@ -27,6 +31,11 @@ enum {
     ITEM_F_EXPIRE = 1 << 0,  /* int64 expire_ms present */
     ITEM_F_MCFLAGS = 1 << 1, /* uint32 memcached client flags present */
     ITEM_F_LINKED = 1 << 2,  /* in the hash table (owned by it) */
+    ITEM_F_VERSION = 1 << 3, /* uint64 version present: the first optional field */
+    ITEM_F_TOMB = 1 << 4,    /* a tombstone: a versioned delete, no value, invisible to reads */
+    /* Store-internal, never set on a linked item: the version field holds a
+     * floor, and linking stamps the real version above it. */
+    ITEM_F_STAMP = 1 << 5,
 };
 
 struct item {
@@ -37,13 +46,27 @@ struct item {
     _Atomic uint16_t refs;  /* pins, plus one while linked */
     uint8_t flags;          /* ITEM_F_* */
     uint8_t type;           /* enum item_type */
-    char data[];            /* [expire_ms][mcflags] key value */
+    char data[];            /* [version][expire_ms][mcflags] key value */
 };
 
 static inline size_t
 item_opt_size(uint8_t flags)
 {
-    return ((flags & ITEM_F_EXPIRE) ? 8 : 0) + ((flags & ITEM_F_MCFLAGS) ? 4 : 0);
+    return ((flags & ITEM_F_VERSION) ? 8 : 0) + ((flags & ITEM_F_EXPIRE) ? 8 : 0) +
+           ((flags & ITEM_F_MCFLAGS) ? 4 : 0);
+}
+
+/* The item's version, 0 when it has none. */
+static inline uint64_t
+item_version(const struct item *it)
+{
+    uint64_t v;
+
+    if (!(it->flags & ITEM_F_VERSION)) {
+        return 0;
+    }
+    memcpy(&v, it->data, sizeof v);
+    return v;
 }
 
 static inline const char *
@@ -67,8 +90,21 @@ item_expire_ms(const struct item *it)
     if (!(it->flags & ITEM_F_EXPIRE)) {
         return -1;
     }
-    memcpy(&t, it->data, sizeof t);
+    memcpy(&t, it->data + ((it->flags & ITEM_F_VERSION) ? 8 : 0), sizeof t);
     return t;
+}
+
+/* Memcached client flags, 0 when the item has none. */
+static inline uint32_t
+item_mcflags(const struct item *it)
+{
+    uint32_t v = 0;
+
+    if (it->flags & ITEM_F_MCFLAGS) {
+        memcpy(&v, it->data + item_opt_size(it->flags & (ITEM_F_VERSION | ITEM_F_EXPIRE)),
+               sizeof v);
+    }
+    return v;
 }
 
 /* Drop a pin taken by a store lookup; frees the item when it was the last

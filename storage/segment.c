@@ -86,7 +86,10 @@ seg_header_decode(const uint8_t *buf, size_t len, struct seg_header *h)
     h->seg_size = get32(buf + 12);
     h->id = get64(buf + 16);
     h->created_ms = get64(buf + 24);
-    return h->version == SEG_FORMAT_VERSION ? SEG_OK : SEG_ECORRUPT;
+    /* format 1 differs only in records' bytes 28..35, which it always
+     * wrote as zeros: read as format 2, its records have version 0 */
+    return h->version == SEG_FORMAT_VERSION || h->version == 1 ? SEG_OK
+                                                                : SEG_ECORRUPT;
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -121,8 +124,7 @@ seg_record_encode(const struct seg_record *r, uint8_t *out)
     put32(out + 12, vlen);
     put64(out + 16, (uint64_t)r->expire_ms);
     put32(out + 24, r->mcflags);
-    put32(out + 28, r->version);
-    put32(out + 32, 0);
+    put64(out + 28, r->version);
     memcpy(out + SEG_REC_HDR_SIZE, r->key, r->klen);
     if (vlen != 0) {
         memcpy(out + SEG_REC_HDR_SIZE + r->klen, r->val, vlen);
@@ -159,7 +161,8 @@ seg_record_decode(const uint8_t *buf, size_t len, struct seg_record *r,
     r->vlen = vlen;
     r->expire_ms = (int64_t)get64(buf + 16);
     r->mcflags = get32(buf + 24);
-    r->version = get32(buf + 28);
+    /* format 1 wrote 0 at 28 (reserved) and 32 (padding): version 0 */
+    r->version = get64(buf + 28);
     r->key = (const char *)buf + SEG_REC_HDR_SIZE;
     r->val = r->key + klen;
     *used = total;

@@ -20,7 +20,19 @@
  *
  *     [record header, 40 B] [key] [value]
  *
- * with its own XXH32 over header and bytes. Everything is little-endian.
+ * with its own XXH32 over header and bytes. The record header is
+ *
+ *     0 total length   u32      16 expire_ms  i64 (0 = none)
+ *     4 flags          u8       24 mcflags    u32
+ *     5 type           u8       28 version    u64 (0 = none)
+ *     6 zero           u16      36 XXH32      u32
+ *     8 klen           u32
+ *    12 vlen           u32
+ *
+ * Format 2 (SEG_FORMAT_VERSION) gave the version its 64 bits; format 1 had
+ * a reserved u32 at 28 and a zero u32 at 32, both always written as zero,
+ * so a format-1 segment is read by the same code with every version 0.
+ * Everything is little-endian.
  *
  * Damage model: a bad segment header makes the whole file unreadable; a bad
  * block header is skipped by searching forward for the next block magic
@@ -41,7 +53,9 @@
 #define SEG_HDR_SIZE 64u
 #define SEG_BLOCK_HDR_SIZE 32u
 #define SEG_REC_HDR_SIZE 40u
-#define SEG_FORMAT_VERSION 1u
+/* 2: records carry a 64-bit version (format 1 had a reserved 32-bit field
+ * and 4 bytes of padding, always zero, in its place; still read). */
+#define SEG_FORMAT_VERSION 2u
 /* A block's uncompressed size is bounded so a damaged (but checksummed)
  * header can never make a reader allocate more than this. Records larger
  * than the block target get a block of their own, so this also bounds a
@@ -82,7 +96,7 @@ struct seg_record {
     uint32_t vlen;
     int64_t expire_ms; /* absolute Unix ms, 0 = none */
     uint32_t mcflags;
-    uint32_t version;  /* reserved for the cluster's versions; 0 today */
+    uint64_t version;  /* the cluster's version; 0 = none (and format 1) */
     uint8_t flags;     /* SEG_REC_* */
     uint8_t type;      /* enum item_type */
 };

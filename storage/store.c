@@ -13,8 +13,8 @@
  * order. The only store-wide shared writes are the atomic used-bytes total
  * (for the maxmemory check) and the eviction cursor.
  *
- * Items: one malloc per key (24-byte header, optional 8-byte expiry, key,
- * value). A write never changes a linked item; it builds a new one and swaps
+ * Items: one malloc per key (24-byte header, optional 8-byte version and
+ * 8-byte expiry, key, value). A write never changes a linked item; it builds a new one and swaps
  * it into the chain, so a reader holding a pin (refs) sees stable bytes.
  * The table owns one reference; the last item_release() frees.
  *
@@ -25,6 +25,10 @@
  *   24 B header + 8 B expiry + 12 B rounding (148 B -> 160 B), plus
  *   10.5 B of bucket array (8 B a slot; 512 slots for ~390 keys a shard)
  *   and 0.3 B of shard structures.
+ * With versions on (cluster replication) the item carries 8 more bytes
+ * (148 B -> 160 B, 156 B with a TTL -> 160 B): the same 54.8 B here
+ * ("reports_the_per_key_overhead_with_versions"); other sizes pay up to 8 B,
+ * or a size class when the 8 B cross one.
  * Redis 7 spends about 88 B for the same key (dictEntry, key sds, robj and
  * value sds, each rounded by jemalloc, plus its bucket), ~44 B more with a
  * TTL (an entry in the expires dict).
@@ -61,8 +65,9 @@ struct shard {
     _Alignas(CACHE_LINE) pthread_mutex_t lock; /* no false sharing between shards */
     struct item **buckets;
     uint64_t mask;          /* buckets - 1 */
-    uint64_t keys;
+    uint64_t keys;          /* tombstones not included */
     uint64_t volatile_keys;
+    uint64_t tombs;         /* tombstones (all have an expiry) */
     uint64_t item_bytes;    /* malloc_usable_size of linked items */
     uint64_t index_bytes;   /* malloc_usable_size of buckets */
     uint64_t payload_bytes; /* klen + vlen of linked items */
@@ -81,6 +86,11 @@ struct store {
     _Atomic unsigned samples;
     _Atomic uint64_t max_value_len;
     struct tier *tier;    /* disk tier, or NULL: see "disk tier hooks" below */
+    /* Versions (see "versions" below): clock NULL = off. ctx is stored
+     * before clock is published, so a reader that sees a clock sees its ctx. */
+    _Atomic(store_clock_fn *) clock;
+    void *_Atomic clock_ctx;
+    _Atomic int64_t tomb_grace_ms;
     /* Written on every write from every thread: keep it off the line that
      * holds the read-mostly settings above. */
     _Alignas(CACHE_LINE) _Atomic uint64_t used_bytes;
@@ -211,15 +221,10 @@ item_expire_or0(const struct item *it)
     return item_has_expire(it) ? item_expire_ms(it) : 0;
 }
 
-static uint32_t
-item_mcflags(const struct item *it)
+static inline bool
+item_is_tomb(const struct item *it)
 {
-    uint32_t v = 0;
-
-    if (it->flags & ITEM_F_MCFLAGS) {
-        memcpy(&v, it->data + (item_has_expire(it) ? 8 : 0), sizeof v);
-    }
-    return v;
+    return (it->flags & ITEM_F_TOMB) != 0;
 }
 
 /* The LRU clock is the one field written after linking. Readers elsewhere
@@ -245,12 +250,15 @@ item_value_mut(struct item *it)
 /* A new unlinked item holding the key, with room for vlen value bytes the
  * caller fills in. expire_ms > 0 adds the expiry field; memcached flags carry
  * over from `carry` when it has them (modifications keep them, SET does not).
+ * vflags is 0 (no version) or ITEM_F_VERSION with ITEM_F_TOMB and/or
+ * ITEM_F_STAMP, the field then holding `version` (a floor with STAMP).
  * NULL when out of memory or a length does not fit 32 bits. */
 static struct item *
-item_create(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
-            const struct item *carry, uint32_t atime)
+item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
+              const struct item *carry, uint32_t atime, uint8_t vflags,
+              uint64_t version)
 {
-    uint8_t flags = 0;
+    uint8_t flags = vflags;
     struct item *it;
     char *p;
 
@@ -275,6 +283,10 @@ item_create(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
     it->flags = flags;
     it->type = ITEM_STRING;
     p = it->data;
+    if (flags & ITEM_F_VERSION) {
+        memcpy(p, &version, sizeof version);
+        p += sizeof version;
+    }
     if (flags & ITEM_F_EXPIRE) {
         memcpy(p, &expire_ms, sizeof expire_ms);
         p += sizeof expire_ms;
@@ -289,11 +301,31 @@ item_create(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
     return it;
 }
 
+/* Versions on: the version field every local write's item carries, stamped
+ * when linked (do_link). Off: none, so the item is no bigger than before. */
+static inline uint8_t
+local_vflags(struct store *st)
+{
+    return atomic_load_explicit(&st->clock, memory_order_relaxed) != NULL
+               ? ITEM_F_VERSION | ITEM_F_STAMP
+               : 0;
+}
+
+/* A local write's new item (see item_create_v). */
+static inline struct item *
+item_create(struct store *st, const char *key, size_t klen, size_t vlen,
+            int64_t expire_ms, const struct item *carry, uint32_t atime)
+{
+    return item_create_v(key, klen, vlen, expire_ms, carry, atime,
+                         local_vflags(st), 0);
+}
+
 /* The same key and value with another expiry (0 = none). */
 static struct item *
-item_copy_expire(const struct item *it, int64_t expire_ms, int64_t now_ms)
+item_copy_expire(struct store *st, const struct item *it, int64_t expire_ms,
+                 int64_t now_ms)
 {
-    struct item *n = item_create(item_key(it), it->klen, it->vlen, expire_ms,
+    struct item *n = item_create(st, item_key(it), it->klen, it->vlen, expire_ms,
                                  it, (uint32_t)now_ms);
 
     if (n != NULL) {
@@ -330,8 +362,12 @@ do_count_in(struct shard *sh, const struct item *it)
 {
     size_t u = item_usize(it);
 
-    sh->keys++;
-    sh->volatile_keys += item_has_expire(it);
+    if (item_is_tomb(it)) {
+        sh->tombs++;
+    } else {
+        sh->keys++;
+        sh->volatile_keys += item_has_expire(it);
+    }
     sh->item_bytes += u;
     sh->payload_bytes += (uint64_t)it->klen + it->vlen;
     return (int64_t)u;
@@ -342,20 +378,63 @@ do_count_out(struct shard *sh, const struct item *it)
 {
     size_t u = item_usize(it);
 
-    sh->keys--;
-    sh->volatile_keys -= item_has_expire(it);
+    if (item_is_tomb(it)) {
+        sh->tombs--;
+    } else {
+        sh->keys--;
+        sh->volatile_keys -= item_has_expire(it);
+    }
     sh->item_bytes -= u;
     sh->payload_bytes -= (uint64_t)it->klen + it->vlen;
     return -(int64_t)u;
 }
 
-/* Link `it` in place of the item at *slot, or at the head of its bucket when
- * slot is NULL. The replaced item loses the table's reference. */
+/* The slot of the key's tombstone in its bucket, or NULL. */
+static struct item **
+do_find_tomb(struct store *st, struct shard *sh, uint64_t hash,
+             const struct item *like)
+{
+    struct item **slot = &sh->buckets[bucket_of(st, sh, hash)];
+
+    for (; *slot != NULL; slot = &(*slot)->next) {
+        struct item *it = *slot;
+
+        if (item_is_tomb(it) && it->klen == like->klen &&
+            memcmp(item_key(it), item_key(like), it->klen) == 0) {
+            return slot;
+        }
+    }
+    return NULL;
+}
+
+/* Link `it` in place of the item at *slot, or, when slot is NULL, in place
+ * of the key's tombstone or at the head of its bucket (do_find reads a
+ * tombstone as absent, so writers pass NULL for it). The replaced item loses
+ * the table's reference. A local write's item (ITEM_F_STAMP) gets its
+ * version here, above both its floor and the replaced entry's. */
 static void
 do_link(struct store *st, struct shard *sh, struct item **slot,
         struct item *it, uint64_t hash)
 {
-    int64_t delta = do_count_in(sh, it);
+    int64_t delta;
+
+    if (slot == NULL && sh->tombs > 0) {
+        slot = do_find_tomb(st, sh, hash, it);
+    }
+    if (it->flags & ITEM_F_STAMP) {
+        store_clock_fn *clock = atomic_load_explicit(&st->clock, memory_order_acquire);
+        uint64_t v = item_version(it);
+
+        if (slot != NULL && item_version(*slot) > v) {
+            v = item_version(*slot);
+        }
+        if (clock != NULL) {
+            v = clock(atomic_load_explicit(&st->clock_ctx, memory_order_relaxed), v);
+        }
+        memcpy(it->data, &v, sizeof v); /* the version is the first field */
+        it->flags &= (uint8_t)~ITEM_F_STAMP;
+    }
+    delta = do_count_in(sh, it);
 
     if (st->tier != NULL) {
         /* disk tier hook: the key's value changes, so a copy on disk (cold,
@@ -386,9 +465,10 @@ do_unlink(struct store *st, struct shard *sh, struct item **slot)
 {
     struct item *it = *slot;
 
-    if (st->tier != NULL) {
+    if (st->tier != NULL && !item_is_tomb(it)) {
         /* disk tier hook: deleted or expired, so its disk twin goes too
-         * (eviction to the tier does not come through here) */
+         * (eviction to the tier does not come through here; a tombstone's
+         * key was forgotten when it was linked) */
         tier_forget(st->tier, key_hash(item_key(it), it->klen), item_key(it),
                     it->klen);
     }
@@ -397,11 +477,11 @@ do_unlink(struct store *st, struct shard *sh, struct item **slot)
     item_release(&it);
 }
 
-/* The slot holding the key's item, or NULL. An expired item met here is
- * deleted (lazy expiry) and reads as absent. */
+/* The slot holding the key's entry, tombstone included, or NULL. An
+ * expired item met here is deleted (lazy expiry) and reads as absent. */
 static struct item **
-do_find(struct store *st, struct shard *sh, uint64_t hash, const char *key,
-        size_t klen, int64_t now_ms)
+do_find_entry(struct store *st, struct shard *sh, uint64_t hash,
+              const char *key, size_t klen, int64_t now_ms)
 {
     struct item **slot = &sh->buckets[bucket_of(st, sh, hash)];
 
@@ -410,14 +490,56 @@ do_find(struct store *st, struct shard *sh, uint64_t hash, const char *key,
 
         if (it->klen == klen && memcmp(item_key(it), key, klen) == 0) {
             if (item_expired(it, now_ms)) {
+                sh->expired += !item_is_tomb(it);
                 do_unlink(st, sh, slot);
-                sh->expired++;
                 return NULL;
             }
             return slot;
         }
     }
     return NULL;
+}
+
+/* The slot holding the key's item, or NULL: a tombstone reads as absent. */
+static inline struct item **
+do_find(struct store *st, struct shard *sh, uint64_t hash, const char *key,
+        size_t klen, int64_t now_ms)
+{
+    struct item **slot = do_find_entry(st, sh, hash, key, klen, now_ms);
+
+    return slot != NULL && item_is_tomb(*slot) ? NULL : slot;
+}
+
+static inline int64_t
+tomb_expire(struct store *st, int64_t now_ms)
+{
+    int64_t t = now_ms + atomic_load_explicit(&st->tomb_grace_ms, memory_order_relaxed);
+
+    return t > 0 ? t : 1; /* a tombstone always expires */
+}
+
+/* A local write removes the item at *slot (DEL, GETDEL, RENAME's source,
+ * a past expiry): with versions on, a tombstone above its version takes its
+ * place; otherwise, or if even that small item cannot be had, it just goes.
+ * Not for expiry and eviction, which leave no tombstone. */
+static void
+do_remove(struct store *st, struct shard *sh, struct item **slot,
+          uint64_t hash, int64_t now_ms)
+{
+    const struct item *old = *slot;
+    struct item *t = NULL;
+
+    if (atomic_load_explicit(&st->clock, memory_order_relaxed) != NULL) {
+        t = item_create_v(item_key(old), old->klen, 0, tomb_expire(st, now_ms),
+                          NULL, (uint32_t)now_ms,
+                          ITEM_F_VERSION | ITEM_F_TOMB | ITEM_F_STAMP,
+                          item_version(old));
+    }
+    if (t == NULL) {
+        do_unlink(st, sh, slot);
+        return;
+    }
+    do_link(st, sh, slot, t, hash);
 }
 
 /* A full rehash of one shard under its lock. Shards keep tables small
@@ -577,11 +699,17 @@ do_evict_one(struct store *st, struct shard *sh, int policy, int64_t now_ms)
     if (policy == STORE_NOEVICTION) {
         return false;
     }
-    if (policy_is_volatile(policy) ? sh->volatile_keys > 0 : sh->keys > 0) {
+    /* tombstones have an expiry, so every policy may drop them */
+    if (sh->tombs > 0 ||
+        (policy_is_volatile(policy) ? sh->volatile_keys > 0 : sh->keys > 0)) {
         victim = do_pick_victim(st, sh, policy, now_ms);
     }
     if (victim == NULL) {
         return false;
+    }
+    if (item_is_tomb(*victim)) {
+        do_unlink(st, sh, victim); /* never to the disk tier; not a key */
+        return true;
     }
     if (st->tier != NULL && !item_expired(*victim, now_ms)) {
         do_evict_to_tier(st, sh, victim); /* disk tier hook */
@@ -607,26 +735,28 @@ static void
 do_resize(struct store *st, struct shard *sh, int64_t now_ms)
 {
     uint64_t n = sh->mask + 1;
+    uint64_t entries = sh->keys + sh->tombs; /* what the chains hold */
 
-    if (sh->keys > n) {
+    if (entries > n) {
         uint64_t extra = n * sizeof *sh->buckets;
         int policy = atomic_load_explicit(&st->policy, memory_order_relaxed);
 
         if (over_limit(st, extra)) {
-            if (sh->keys <= 2 * n) {
+            if (entries <= 2 * n) {
                 return;
             }
             while (over_limit(st, extra) && do_evict_one(st, sh, policy, now_ms)) {
             }
-            if (over_limit(st, extra) || sh->keys <= n) {
+            entries = sh->keys + sh->tombs;
+            if (over_limit(st, extra) || entries <= n) {
                 return;
             }
         }
         do_rehash(st, sh, n * 2);
-    } else if (n > SHARD_MIN_BUCKETS && sh->keys < n / 8) {
+    } else if (n > SHARD_MIN_BUCKETS && entries < n / 8) {
         uint64_t target = SHARD_MIN_BUCKETS;
 
-        while (target < sh->keys * 2) {
+        while (target < entries * 2) {
             target *= 2;
         }
         do_rehash(st, sh, target);
@@ -717,12 +847,13 @@ store_evict_some(struct store *st, uint64_t max_keys, int64_t now_ms)
  * (one pread of one compressed block plus its decompression; measured in
  * bench/RESULTS.md), holding only this key's shard lock. */
 
-/* do_find, and on a miss, the key's cold copy read back and linked. */
+/* do_find_entry, and on a miss, the key's cold copy read back and linked
+ * (keeping the version it had). A tombstone in memory masks the disk. */
 static struct item **
-do_find_warm(struct store *st, struct shard *sh, uint64_t hash,
-             const char *key, size_t klen, int64_t now_ms)
+do_find_warm_entry(struct store *st, struct shard *sh, uint64_t hash,
+                   const char *key, size_t klen, int64_t now_ms)
 {
-    struct item **slot = do_find(st, sh, hash, key, klen, now_ms);
+    struct item **slot = do_find_entry(st, sh, hash, key, klen, now_ms);
     int policy = atomic_load_explicit(&st->policy, memory_order_relaxed);
     struct tier_value v;
     struct item *it;
@@ -734,7 +865,8 @@ do_find_warm(struct store *st, struct shard *sh, uint64_t hash,
         return NULL;
     }
     /* memcached flags are not restored: nothing sets them yet */
-    it = item_create(key, klen, v.vlen, v.expire_ms, NULL, (uint32_t)now_ms);
+    it = item_create_v(key, klen, v.vlen, v.expire_ms, NULL, (uint32_t)now_ms,
+                       v.version != 0 ? ITEM_F_VERSION : 0, v.version);
     if (it == NULL) {
         tier_unpromote(st->tier, hash); /* stays cold: served next time */
         tier_value_release(&v);
@@ -753,6 +885,24 @@ do_find_warm(struct store *st, struct shard *sh, uint64_t hash,
     *slot = it;
     used_add(st, do_count_in(sh, it));
     return slot;
+}
+
+/* do_find_warm_entry, a tombstone read as absent. */
+static struct item **
+do_find_warm(struct store *st, struct shard *sh, uint64_t hash,
+             const char *key, size_t klen, int64_t now_ms)
+{
+    struct item **slot = do_find_warm_entry(st, sh, hash, key, klen, now_ms);
+
+    return slot != NULL && item_is_tomb(*slot) ? NULL : slot;
+}
+
+/* With versions on, a write that replaces or removes a key needs the
+ * version of a cold copy too, so even a plain SET or DEL reads it. */
+static inline bool
+versions_on(struct store *st)
+{
+    return atomic_load_explicit(&st->clock, memory_order_relaxed) != NULL;
 }
 
 /* Does a cold copy exist (for NX checks)? Reads only in the last second of
@@ -819,6 +969,9 @@ store_spill(struct store *st)
         shard_lock(sh);
         for (uint64_t b = 0; b <= sh->mask; b++) {
             for (struct item *it = sh->buckets[b]; it != NULL; it = it->next) {
+                if (item_is_tomb(it)) {
+                    continue; /* never written to the disk tier */
+                }
                 if (!item_has_expire(it) || item_expire_ms(it) > (int64_t)time(NULL) * 1000) {
                     tier_put(st->tier, key_hash(item_key(it), it->klen), it, true);
                 }
@@ -1053,7 +1206,12 @@ lookup_exists(struct store *st, const char *key, size_t klen, int64_t now_ms,
     bool cold = false;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    slot = do_find_entry(st, sh, h, key, klen, now_ms);
+    if (slot != NULL && item_is_tomb(*slot)) {
+        do_resize(st, sh, now_ms);
+        shard_unlock(sh);
+        return false; /* a tombstone masks any disk copy too */
+    }
     if (slot != NULL && touch) {
         item_touch(*slot, now_ms);
     }
@@ -1103,7 +1261,7 @@ store_set(struct store *st, const char *key, size_t klen, const void *val,
     /* Build the item and make room before taking the lock: the critical
      * section is then only the chain walk and the swap. */
     if (!drop) {
-        nit = item_create(key, klen, vlen, keepttl ? 0 : expire_ms, NULL,
+        nit = item_create(st, key, klen, vlen, keepttl ? 0 : expire_ms, NULL,
                           (uint32_t)now_ms);
         if (nit == NULL) {
             return STORE_ENOMEM;
@@ -1120,7 +1278,8 @@ store_set(struct store *st, const char *key, size_t klen, const void *val,
     shard_lock(sh);
     /* disk tier hook: a plain SET overwrites a cold key without reading it
      * (do_link forgets the cold copy); conditions and GET need the old one */
-    slot = (flags & (STORE_SET_NX | STORE_SET_XX | STORE_SET_GET | STORE_SET_KEEPTTL)) || drop
+    slot = (flags & (STORE_SET_NX | STORE_SET_XX | STORE_SET_GET | STORE_SET_KEEPTTL)) ||
+                   drop || versions_on(st)
                ? do_find_warm(st, sh, h, key, klen, now_ms)
                : do_find(st, sh, h, key, klen, now_ms);
     cur = slot != NULL ? *slot : NULL;
@@ -1134,12 +1293,12 @@ store_set(struct store *st, const char *key, size_t klen, const void *val,
         rc = STORE_ENOENT;
     } else if (drop) {
         if (slot != NULL) {
-            do_unlink(st, sh, slot);
+            do_remove(st, sh, slot, h, now_ms);
         }
     } else {
         if (keepttl && cur != NULL && item_has_expire(cur)) {
             /* rare: the expiry field changes the layout, so rebuild */
-            struct item *k = item_copy_expire(nit, item_expire_ms(cur), now_ms);
+            struct item *k = item_copy_expire(st, nit, item_expire_ms(cur), now_ms);
 
             if (k == NULL) {
                 rc = STORE_ENOMEM;
@@ -1184,7 +1343,7 @@ store_mset(struct store *st, size_t n, const char *const *keys,
             rc = STORE_ETOOBIG;
             goto out;
         }
-        items[i] = item_create(keys[i], klens[i], vlens[i], 0, NULL, (uint32_t)now_ms);
+        items[i] = item_create(st, keys[i], klens[i], vlens[i], 0, NULL, (uint32_t)now_ms);
         if (items[i] == NULL) {
             rc = STORE_ENOMEM;
             goto out;
@@ -1216,7 +1375,10 @@ store_mset(struct store *st, size_t n, const char *const *keys,
     }
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         struct shard *sh = shard_of(st, hashes[i]);
-        struct item **slot = do_find(st, sh, hashes[i], keys[i], klens[i], now_ms);
+        /* versions on: a cold copy's version is the floor (warm) */
+        struct item **slot =
+            versions_on(st) ? do_find_warm(st, sh, hashes[i], keys[i], klens[i], now_ms)
+                            : do_find(st, sh, hashes[i], keys[i], klens[i], now_ms);
 
         /* a later duplicate finds and replaces the earlier one */
         do_link(st, sh, slot, items[i], hashes[i]);
@@ -1249,9 +1411,11 @@ store_del(struct store *st, const char *key, size_t klen, int64_t now_ms)
     bool cold = false;
 
     shard_lock(sh);
-    slot = do_find(st, sh, h, key, klen, now_ms);
+    /* versions on: a cold key's tombstone needs its version (warm) */
+    slot = versions_on(st) ? do_find_warm(st, sh, h, key, klen, now_ms)
+                           : do_find(st, sh, h, key, klen, now_ms);
     if (slot != NULL) {
-        do_unlink(st, sh, slot);
+        do_remove(st, sh, slot, h, now_ms);
     } else if (st->tier != NULL) {
         cold = tier_forget(st->tier, h, key, klen); /* disk tier hook: no read */
     }
@@ -1273,7 +1437,7 @@ store_getdel(struct store *st, const char *key, size_t klen, int64_t now_ms)
     if (slot != NULL) {
         it = *slot;
         item_pin(it);
-        do_unlink(st, sh, slot);
+        do_remove(st, sh, slot, h, now_ms);
     }
     do_resize(st, sh, now_ms);
     shard_unlock(sh);
@@ -1297,16 +1461,16 @@ store_getex(struct store *st, const char *key, size_t klen, int64_t expire_ms,
         item_touch(it, now_ms);
         if (expire_ms == STORE_EXPIRE_PERSIST) {
             if (item_has_expire(it)) {
-                struct item *n = item_copy_expire(it, 0, now_ms);
+                struct item *n = item_copy_expire(st, it, 0, now_ms);
 
                 if (n != NULL) {
                     do_link(st, sh, slot, n, h);
                 }
             }
         } else if (expire_ms > 0 && expire_ms <= now_ms) {
-            do_unlink(st, sh, slot);
+            do_remove(st, sh, slot, h, now_ms);
         } else if (expire_ms > 0) {
-            struct item *n = item_copy_expire(it, expire_ms, now_ms);
+            struct item *n = item_copy_expire(st, it, expire_ms, now_ms);
 
             if (n != NULL) {
                 do_link(st, sh, slot, n, h);
@@ -1475,10 +1639,10 @@ format_ld(char *out, long double v)
 /* A replacement for `old` (or a new key) holding vlen bytes, keeping the
  * expiry and memcached flags as Redis keeps them across INCR and APPEND. */
 static struct item *
-item_rebuild(const char *key, size_t klen, size_t vlen, const struct item *old,
-             int64_t now_ms)
+item_rebuild(struct store *st, const char *key, size_t klen, size_t vlen,
+             const struct item *old, int64_t now_ms)
 {
-    return item_create(key, klen, vlen, old != NULL ? item_expire_or0(old) : 0,
+    return item_create(st, key, klen, vlen, old != NULL ? item_expire_or0(old) : 0,
                        old, (uint32_t)now_ms);
 }
 
@@ -1496,7 +1660,6 @@ incr_apply(struct store *st, void *arg, const char *key, size_t klen,
     char buf[24];
     int n;
 
-    (void)st;
     if (old != NULL && !parse_i64(item_value(old), old->vlen, &v)) {
         return STORE_ENOTNUM;
     }
@@ -1506,7 +1669,7 @@ incr_apply(struct store *st, void *arg, const char *key, size_t klen,
     }
     v += a->delta;
     n = snprintf(buf, sizeof buf, "%lld", (long long)v);
-    *out = item_rebuild(key, klen, (size_t)n, old, now_ms);
+    *out = item_rebuild(st, key, klen, (size_t)n, old, now_ms);
     if (*out == NULL) {
         return STORE_ENOMEM;
     }
@@ -1541,7 +1704,6 @@ incr_float_apply(struct store *st, void *arg, const char *key, size_t klen,
     struct incr_float_arg *a = arg;
     long double v = 0;
 
-    (void)st;
     if (old != NULL && !parse_ld(item_value(old), old->vlen, &v)) {
         return STORE_ENOTFLOAT;
     }
@@ -1550,7 +1712,7 @@ incr_float_apply(struct store *st, void *arg, const char *key, size_t klen,
         return STORE_ENANINF;
     }
     a->outlen = format_ld(a->out, v);
-    *out = item_rebuild(key, klen, a->outlen, old, now_ms);
+    *out = item_rebuild(st, key, klen, a->outlen, old, now_ms);
     if (*out == NULL) {
         return STORE_ENOMEM;
     }
@@ -1592,7 +1754,7 @@ append_apply(struct store *st, void *arg, const char *key, size_t klen,
     if (old != NULL && a->vlen == 0) {
         return STORE_OK; /* nothing changes: skip the copy */
     }
-    *out = item_rebuild(key, klen, a->newlen, old, now_ms);
+    *out = item_rebuild(st, key, klen, a->newlen, old, now_ms);
     if (*out == NULL) {
         return STORE_ENOMEM;
     }
@@ -1646,7 +1808,7 @@ setrange_apply(struct store *st, void *arg, const char *key, size_t klen,
     }
     end = (size_t)a->offset + a->vlen;
     a->newlen = end > olen ? end : olen;
-    *out = item_rebuild(key, klen, a->newlen, old, now_ms);
+    *out = item_rebuild(st, key, klen, a->newlen, old, now_ms);
     if (*out == NULL) {
         return STORE_ENOMEM;
     }
@@ -1699,9 +1861,9 @@ store_expire(struct store *st, const char *key, size_t klen, int64_t when_ms,
             ((flags & STORE_EXP_LT) && cur != -1 && when_ms >= cur)) {
             rc = STORE_ENOTSET;
         } else if (when_ms <= now_ms) {
-            do_unlink(st, sh, slot);
+            do_remove(st, sh, slot, h, now_ms);
         } else {
-            struct item *n = item_copy_expire(*slot, when_ms, now_ms);
+            struct item *n = item_copy_expire(st, *slot, when_ms, now_ms);
 
             if (n == NULL) {
                 rc = STORE_ENOMEM;
@@ -1730,7 +1892,7 @@ store_persist(struct store *st, const char *key, size_t klen, int64_t now_ms)
     } else if (!item_has_expire(*slot)) {
         rc = STORE_ENOTSET;
     } else {
-        struct item *n = item_copy_expire(*slot, 0, now_ms);
+        struct item *n = item_copy_expire(st, *slot, 0, now_ms);
 
         if (n == NULL) {
             rc = STORE_ENOMEM;
@@ -1776,7 +1938,7 @@ store_active_expire(struct store *st, unsigned first, unsigned step,
         struct shard *sh = &st->shards[i];
 
         shard_lock(sh);
-        while (sh->volatile_keys > 0) {
+        while (sh->volatile_keys + sh->tombs > 0) { /* tombstones expire too */
             unsigned sampled = 0, expired = 0;
 
             /* A bounded walk from the cursor: sparse TTLs cost at most
@@ -1794,15 +1956,17 @@ store_active_expire(struct store *st, unsigned first, unsigned step,
                     }
                     sampled++;
                     if (item_expire_ms(it) <= now_ms) {
+                        bool key = !item_is_tomb(it); /* a tombstone is no key */
+
                         do_unlink(st, sh, slot);
-                        sh->expired++;
+                        sh->expired += key;
+                        deleted += key;
                         expired++;
                     } else {
                         slot = &it->next;
                     }
                 }
             }
-            deleted += expired;
             /* one clock read per round of up to EXPIRE_WALK buckets */
             if (mono_us() - start >= budget_us) {
                 out_of_time = true;
@@ -1818,6 +1982,110 @@ store_active_expire(struct store *st, unsigned first, unsigned step,
     return deleted;
 }
 
+/* ---- versions (cluster replication) ---------------------------------------
+ * Every local write's item is built with a version field (ITEM_F_STAMP:
+ * zero, or a floor) before the lock is taken, and do_link stamps it with
+ * clock(ctx, v_old) once the entry it replaces, tombstone included, is known
+ * under the lock. Local removals go through do_remove, which links a
+ * tombstone; expiry and eviction call do_unlink and leave none. A tombstone
+ * counts in sh->tombs, never in keys or volatile_keys, and lookups (do_find,
+ * do_find_warm) read it as absent; do_link replaces it when a writer passes
+ * no slot. With versions off none of this runs: item_create adds no field,
+ * do_remove is do_unlink, and do_link's extra work is one branch on a
+ * tombstone count that stays 0 unless store_apply linked one. */
+
+void
+store_set_versions(struct store *st, store_clock_fn *clock, void *ctx,
+                   uint64_t tombstone_grace_ms)
+{
+    atomic_store(&st->tomb_grace_ms,
+                 tombstone_grace_ms > INT64_MAX / 2 ? INT64_MAX / 2
+                                                    : (int64_t)tombstone_grace_ms);
+    if (clock != NULL) {
+        atomic_store(&st->clock_ctx, ctx);
+    }
+    atomic_store_explicit(&st->clock, clock, memory_order_release);
+}
+
+struct item *
+store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms)
+{
+    uint64_t h = key_hash(key, klen);
+    struct shard *sh = shard_of(st, h);
+    struct item **slot;
+    struct item *it = NULL;
+
+    shard_lock(sh);
+    slot = do_find_warm_entry(st, sh, h, key, klen, now_ms);
+    if (slot != NULL) {
+        it = *slot;
+        item_pin(it);
+    } else {
+        do_resize(st, sh, now_ms); /* a lazy expiry may have emptied the shard */
+    }
+    shard_unlock(sh);
+    return it;
+}
+
+enum store_status
+store_apply(struct store *st, const char *key, size_t klen, const void *val,
+            size_t vlen, int64_t expire_ms, bool tomb, uint64_t version,
+            int64_t now_ms, uint64_t *cur)
+{
+    enum store_status rc = STORE_OK;
+    struct item **slot;
+    struct item *nit;
+    struct shard *sh;
+    uint64_t h, have;
+
+    if (!tomb && expire_ms > 0 && expire_ms <= now_ms) {
+        tomb = true; /* expired on arrival: what is left is its delete */
+    }
+    if (tomb) {
+        vlen = 0;
+    }
+    if (klen > UINT32_MAX || vlen > max_value_len(st)) {
+        return STORE_ETOOBIG;
+    }
+    if (tomb) {
+        nit = item_create_v(key, klen, 0, tomb_expire(st, now_ms), NULL,
+                            (uint32_t)now_ms, ITEM_F_VERSION | ITEM_F_TOMB, version);
+    } else {
+        nit = item_create_v(key, klen, vlen, expire_ms > 0 ? expire_ms : 0, NULL,
+                            (uint32_t)now_ms, ITEM_F_VERSION, version);
+    }
+    if (nit == NULL) {
+        return STORE_ENOMEM;
+    }
+    if (vlen != 0) {
+        memcpy(item_value_mut(nit), val, vlen);
+    }
+    if (make_room(st, item_usize(nit), now_ms) != STORE_OK) {
+        free(nit);
+        return STORE_ENOMEM;
+    }
+
+    h = key_hash(key, klen);
+    sh = shard_of(st, h);
+    shard_lock(sh);
+    slot = do_find_warm_entry(st, sh, h, key, klen, now_ms); /* cold versions count */
+    have = slot != NULL ? item_version(*slot) : 0;
+    if (version <= have) {
+        rc = STORE_ENOTSET;
+    } else {
+        do_link(st, sh, slot, nit, h);
+        nit = NULL;
+        have = version;
+    }
+    do_resize(st, sh, now_ms);
+    shard_unlock(sh);
+    free(nit); /* never linked, never shared */
+    if (cur != NULL) {
+        *cur = have;
+    }
+    return rc;
+}
+
 /* ---- keyspace ------------------------------------------------------------ */
 
 enum store_status
@@ -1828,11 +2096,19 @@ store_rename(struct store *st, const char *src, size_t slen, const char *dst,
     struct shard *ss = shard_of(st, hs), *sd = shard_of(st, hd);
     enum store_status rc = STORE_OK;
     struct item **sslot;
+    uint64_t dfloor = 0;
 
     /* ascending shard order, as every multi-key call */
     shard_lock(ss < sd ? ss : sd);
     if (ss != sd) {
         shard_lock(ss < sd ? sd : ss);
+    }
+    if (versions_on(st) && st->tier != NULL) {
+        /* dst's version, cold copy included, is the floor of the moved
+         * item's; read it first: reading src may evict dst again */
+        struct item **d = do_find_warm_entry(st, sd, hd, dst, dlen, now_ms);
+
+        dfloor = d != NULL ? item_version(*d) : 0;
     }
     sslot = do_find_warm(st, ss, hs, src, slen, now_ms); /* disk tier hook: _warm */
     if (sslot == NULL) {
@@ -1846,16 +2122,17 @@ store_rename(struct store *st, const char *src, size_t slen, const char *dst,
     } else {
         const struct item *old = *sslot;
         /* keeps the expiry and, like Redis's moved object, the LRU clock */
-        struct item *n = item_create(dst, dlen, old->vlen, item_expire_or0(old),
-                                     old, item_atime(old));
+        struct item *n = item_create_v(dst, dlen, old->vlen, item_expire_or0(old),
+                                       old, item_atime(old), local_vflags(st), dfloor);
 
         if (n == NULL) {
             rc = STORE_ENOMEM;
         } else {
             memcpy(item_value_mut(n), item_value(old), old->vlen);
-            do_unlink(st, ss, sslot);
+            do_remove(st, ss, sslot, hs, now_ms);
             /* find dst only now: unlinking src can free the item whose
-             * next field was dst's slot */
+             * next field was dst's slot (a tombstone replacing src keeps
+             * the chain, but without versions src just goes) */
             do_link(st, sd, do_find(st, sd, hd, dst, dlen, now_ms), n, hd);
         }
     }
@@ -1952,8 +2229,12 @@ scan_memory(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
                     struct item *it = *slot;
 
                     if (item_expired(it, now_ms)) {
+                        sh->expired += !item_is_tomb(it);
                         do_unlink(st, sh, slot);
-                        sh->expired++;
+                        continue;
+                    }
+                    if (item_is_tomb(it)) {
+                        slot = &it->next; /* invisible to SCAN and KEYS */
                         continue;
                     }
                     if (st->tier == NULL ||
@@ -2102,40 +2383,52 @@ store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
     return 0;
 }
 
-/* A random non-empty bucket's random chain element; the shard has keys. */
+/* Keys (tombstones are not) in the chain at b. */
+static uint64_t
+do_chain_keys(struct shard *sh, uint64_t b)
+{
+    uint64_t n = 0;
+
+    for (struct item *it = sh->buckets[b]; it != NULL; it = it->next) {
+        n += !item_is_tomb(it);
+    }
+    return n;
+}
+
+/* A random bucket holding keys, and a random key in its chain; the shard
+ * has keys. */
 static struct item **
 do_random_slot(struct shard *sh)
 {
     struct item **slot = NULL;
     uint64_t len = 0, pick;
 
-    for (unsigned probes = 0; probes < 64 && slot == NULL; probes++) {
+    for (unsigned probes = 0; probes < 64 && len == 0; probes++) {
         uint64_t b = rng_next() & sh->mask;
 
-        if (sh->buckets[b] != NULL) {
+        if (sh->buckets[b] != NULL && (len = do_chain_keys(sh, b)) > 0) {
             slot = &sh->buckets[b];
         }
     }
-    if (slot == NULL) {
+    if (len == 0) {
         uint64_t start = rng_next();
 
         for (uint64_t i = 0; i <= sh->mask; i++) {
             uint64_t b = (start + i) & sh->mask;
 
-            if (sh->buckets[b] != NULL) {
+            if (sh->buckets[b] != NULL && (len = do_chain_keys(sh, b)) > 0) {
                 slot = &sh->buckets[b];
                 break;
             }
         }
     }
-    for (struct item *it = *slot; it != NULL; it = it->next) {
-        len++;
-    }
     pick = rng_next() % len;
-    while (pick-- > 0) {
+    for (;;) {
+        if (!item_is_tomb(*slot) && pick-- == 0) {
+            return slot;
+        }
         slot = &(*slot)->next;
     }
-    return slot;
 }
 
 bool
@@ -2207,6 +2500,7 @@ store_stats(struct store *st, struct store_stats *out)
         shard_lock(sh);
         out->keys += sh->keys;
         out->volatile_keys += sh->volatile_keys;
+        out->tombstones += sh->tombs;
         out->item_bytes += sh->item_bytes;
         out->index_bytes += sh->index_bytes;
         out->payload_bytes += sh->payload_bytes;

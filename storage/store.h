@@ -185,6 +185,50 @@ enum store_status store_persist(struct store *st, const char *key, size_t klen,
 int64_t store_expire_time(struct store *st, const char *key, size_t klen,
                           int64_t now_ms);
 
+/* ---- versions (cluster replication) --------------------------------------
+ * Off until store_set_versions gives a clock. When on, every item a local
+ * write links (SET family, MSET, MSETNX, INCR family, APPEND, SETRANGE,
+ * GETEX/EXPIRE/PERSIST changes, RENAME's destination, a disk-tier promotion
+ * keeps the version it had) carries version = clock(ctx, v_old) where v_old is
+ * the version of the entry it replaces (0 when none); every key a local
+ * write removes (DEL/UNLINK via store_del, GETDEL, RENAME's source, SET or
+ * EXPIRE with a time already past) leaves a tombstone with version
+ * clock(ctx, v_old) that expires tombstone_grace_ms later and is then
+ * dropped like an expired key. Expiry by time and eviction leave no
+ * tombstone (replicas expire alike by absolute time). Tombstones are invisible to
+ * every read, EXISTS, TTL, DBSIZE, SCAN, KEYS, RANDOMKEY and the keys /
+ * volatile_keys counts, count in used memory (eviction may drop them), and
+ * are never written to the disk tier (evicting one just drops it). A local
+ * write that finds a tombstone treats the key as absent but takes the
+ * tombstone's version as v_old. Turning versions off (clock NULL) leaves
+ * existing versions and tombstones in place.
+ *
+ * With a disk tier and versions on, SET, MSET, DEL and RENAME's destination
+ * read a cold key's copy (as SET NX does) to learn its version. */
+typedef uint64_t store_clock_fn(void *ctx, uint64_t floor); /* returns a version > floor; may be called under a shard lock, from any thread */
+/* ctx is borrowed until versions are turned off and no call is running.
+ * tombstone_grace_ms is kept even when clock is NULL: store_apply's
+ * tombstones use it too (0, the value before any call, makes them expire
+ * 1 ms after now_ms). */
+void store_set_versions(struct store *st, store_clock_fn *clock, void *ctx, uint64_t tombstone_grace_ms);
+
+/* The key's current entry, tombstone included, pinned for the caller (NULL
+ * when absent or expired); reads a cold key from the disk tier (promoting it,
+ * as store_get does). Leaves the LRU clock alone. */
+struct item *store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms);
+
+/* Install a replica's copy if `version` is greater than the current
+ * entry's version (absent = 0): a value (tomb false; expire_ms absolute Unix
+ * ms, 0 = none) or a tombstone (tomb true; val ignored; it expires
+ * tombstone_grace_ms after now_ms). A value whose expire_ms <= now_ms is
+ * installed as a tombstone. Works whether or not versions are on. The new item has no memcached flags.
+ * Returns STORE_OK when installed, STORE_ENOTSET when the current entry's
+ * version is >= version (nothing changes), STORE_ENOMEM, STORE_ETOOBIG.
+ * *cur (may be NULL) receives the key's version after the call. */
+enum store_status store_apply(struct store *st, const char *key, size_t klen,
+                              const void *val, size_t vlen, int64_t expire_ms,
+                              bool tomb, uint64_t version, int64_t now_ms, uint64_t *cur);
+
 /* ---- keyspace ------------------------------------------------------------ */
 
 /* RENAME/RENAMENX: moves value and expiry. src == dst is allowed (a no-op
@@ -249,6 +293,7 @@ uint64_t store_evict_some(struct store *st, uint64_t max_keys, int64_t now_ms);
 struct store_stats {
     uint64_t keys;          /* live keys (may include not-yet-reaped expired) */
     uint64_t volatile_keys; /* keys with an expiry */
+    uint64_t tombstones;    /* tombstones held in memory (not in keys) */
     uint64_t used_bytes;    /* items plus index: what maxmemory bounds */
     uint64_t item_bytes;    /* allocations of items alone */
     uint64_t index_bytes;   /* bucket arrays and shard structures */

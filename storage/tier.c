@@ -613,7 +613,7 @@ grow_buf(uint8_t **buf, size_t *cap, size_t need)
 static bool
 fill_value(struct tier_value *out, const char *key, uint32_t klen,
            const char *val, uint32_t vlen, int64_t expire_ms, bool has_mc,
-           uint32_t mc)
+           uint32_t mc, uint64_t version)
 {
     out->buf = malloc((size_t)klen + vlen + 1);
     if (out->buf == NULL) {
@@ -628,6 +628,7 @@ fill_value(struct tier_value *out, const char *key, uint32_t klen,
     out->expire_ms = expire_ms > 0 ? expire_ms : 0;
     out->has_mcflags = has_mc;
     out->mcflags = mc;
+    out->version = version;
     return true;
 }
 
@@ -735,7 +736,8 @@ read_block(struct tier *t, uint32_t loc, const char *key, size_t klen,
             rc = 0;
         } else {
             rc = fill_value(out, r.key, r.klen, r.val, r.vlen, r.expire_ms,
-                            (r.flags & SEG_REC_MCFLAGS) != 0, r.mcflags) ? 1 : -1;
+                            (r.flags & SEG_REC_MCFLAGS) != 0, r.mcflags,
+                            r.version) ? 1 : -1;
         }
         break;
     case SEG_AGAIN:
@@ -785,14 +787,12 @@ tier_read(struct tier *t, uint64_t hash, const char *key, size_t klen,
             if (n != NULL && n->it != NULL && n->ticket == (loc & ~LOC_PENDING)) {
                 const struct item *it = n->it;
                 bool has_mc = (it->flags & ITEM_F_MCFLAGS) != 0;
-                uint32_t mc = 0;
+                uint32_t mc = item_mcflags(it);
 
-                if (has_mc) {
-                    memcpy(&mc, it->data + ((it->flags & ITEM_F_EXPIRE) ? 8 : 0), sizeof mc);
-                }
                 if (it->klen == klen && memcmp(item_key(it), key, klen) == 0) {
                     rc = fill_value(out, item_key(it), it->klen, item_value(it),
-                                    it->vlen, item_expire_ms(it), has_mc, mc) ? 1 : -1;
+                                    it->vlen, item_expire_ms(it), has_mc, mc,
+                                    item_version(it)) ? 1 : -1;
                 } else {
                     rc = 0; /* a fingerprint collision: another key */
                 }
@@ -1660,10 +1660,10 @@ stage_node(struct tier *t, struct qnode *n)
     r.vlen = n->it->vlen;
     r.expire_ms = item_expire_ms(n->it) > 0 ? item_expire_ms(n->it) : 0;
     r.type = n->it->type;
+    r.version = item_version(n->it);
     if (n->it->flags & ITEM_F_MCFLAGS) {
         r.flags |= SEG_REC_MCFLAGS;
-        memcpy(&r.mcflags, n->it->data + ((n->it->flags & ITEM_F_EXPIRE) ? 8 : 0),
-               sizeof r.mcflags);
+        r.mcflags = item_mcflags(n->it);
     }
     stage(t, &r, n->hash, LOC_PENDING | n->ticket, n);
 }

@@ -93,6 +93,7 @@ struct tier_value {
     int64_t expire_ms;   /* 0 = none */
     uint32_t mcflags;
     bool has_mcflags;
+    uint64_t version;    /* the cluster's version, 0 = none */
 };
 
 /* Read a cold key (from the write queue or one block on disk, checksums and

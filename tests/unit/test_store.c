@@ -1623,3 +1623,548 @@ Test(store, concurrent_writers_under_maxmemory_stay_within_one_item_each)
     cr_assert(le(u64, s.used_bytes, limit + 4 * 256));
     cr_assert(eq(u64, s.keys + s.evicted_keys, 80000));
 }
+
+/* ---- versions and tombstones --------------------------------------------- */
+
+#define GRACE 1000 /* tombstone grace in the tests, ms */
+
+/* floor + 1 and nothing more: a version only rises when the store passes
+ * the replaced entry's version as the floor. */
+static uint64_t
+clock_floor_plus_one(void *ctx, uint64_t floor)
+{
+    (*(int *)ctx)++;
+    return floor + 1;
+}
+
+static int clock_calls;
+
+static void
+versions_on(void)
+{
+    store_set_versions(st, clock_floor_plus_one, &clock_calls, GRACE);
+}
+
+/* The key's entry's version (tombstone included), 0 when there is none. */
+static uint64_t
+version_at(const char *k, int64_t now)
+{
+    struct item *it = store_peek_entry(st, k, strlen(k), now);
+    uint64_t v = it != NULL ? item_version(it) : 0;
+
+    item_release(&it);
+    return v;
+}
+
+static uint64_t
+version_of(const char *k)
+{
+    return version_at(k, T0);
+}
+
+/* True when the key's entry is a tombstone. */
+static bool
+tomb_at(const char *k, int64_t now)
+{
+    struct item *it = store_peek_entry(st, k, strlen(k), now);
+    bool t = it != NULL && (it->flags & ITEM_F_TOMB);
+
+    item_release(&it);
+    return t;
+}
+
+static enum store_status
+apply(const char *k, const char *v, int64_t expire_ms, bool tomb, uint64_t version,
+      uint64_t *cur)
+{
+    return store_apply(st, k, strlen(k), v, v ? strlen(v) : 0, expire_ms, tomb,
+                       version, T0, cur);
+}
+
+Test(store, without_versions_items_have_no_version_field_and_cost_no_more)
+{
+    struct item *it;
+
+    cr_assert(eq(int, set_s("k", "value"), STORE_OK));
+    it = store_peek_entry(st, "k", 1, T0);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(u64, item_version(it), 0));
+    cr_assert(eq(int, it->flags & (ITEM_F_VERSION | ITEM_F_TOMB), 0));
+    cr_assert(eq(sz, item_opt_size(it->flags), 0), "header, key and value only");
+    cr_assert(eq(ptr, (void *)item_key(it), (void *)it->data));
+    item_release(&it);
+    cr_assert(store_del(st, "k", 1, T0));
+    cr_assert(eq(ptr, store_peek_entry(st, "k", 1, T0), NULL), "no tombstone");
+    cr_assert(eq(u64, stats().tombstones, 0));
+}
+
+Test(store, with_versions_an_item_keeps_its_expiry_and_flags_readable)
+{
+    struct item *it;
+
+    versions_on();
+    cr_assert(eq(int, set_at("k", "value", T0 + 5000, T0), STORE_OK));
+    it = store_get(st, "k", 1, T0);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(u64, item_version(it), 1));
+    cr_assert(eq(i64, item_expire_ms(it), T0 + 5000));
+    cr_assert(eq(sz, item_opt_size(it->flags), 16), "version and expiry");
+    cr_assert(eq(int, memcmp(item_key(it), "k", 1), 0));
+    cr_assert(eq(int, memcmp(item_value(it), "value", 5), 0));
+    cr_assert(eq(int, it->flags & ITEM_F_STAMP, 0), "never linked unstamped");
+    item_release(&it);
+}
+
+Test(store, every_local_write_stamps_a_version_above_the_one_it_replaces)
+{
+    const char *mk[] = {"k"}, *mv[] = {"m"};
+    size_t mkl[] = {1}, mvl[] = {1};
+    char fbuf[STORE_FLOAT_STR_MAX];
+    struct item *old = NULL, *it;
+    uint64_t last = 0;
+    int64_t n;
+    size_t len;
+
+    versions_on();
+    /* a plain > : Criterion 2.4.1's gt() passes on equal operands */
+#define RISES(what)                                                             \
+    do {                                                                        \
+        uint64_t got = version_of("k");                                         \
+        cr_assert(got > last, "%s: %llu after %llu", what,                      \
+                  (unsigned long long)got, (unsigned long long)last);           \
+        last = got;                                                             \
+    } while (0)
+    cr_assert(eq(int, store_set(st, "k", 1, "1", 1, STORE_SET_NX, 0, T0, NULL), STORE_OK));
+    RISES("SET NX");
+    cr_assert(eq(int, set_s("k", "2"), STORE_OK));
+    RISES("SET");
+    cr_assert(eq(int, store_set(st, "k", 1, "3", 1, STORE_SET_XX, T0 + 9000, T0, NULL),
+                 STORE_OK));
+    RISES("SET XX EX");
+    cr_assert(eq(int, store_set(st, "k", 1, "4", 1, STORE_SET_KEEPTTL, 0, T0, NULL), STORE_OK));
+    RISES("SET KEEPTTL");
+    cr_assert(eq(int, store_set(st, "k", 1, "5", 1, STORE_SET_GET, 0, T0, &old), STORE_OK));
+    item_release(&old);
+    RISES("SET GET");
+    cr_assert(eq(int, store_mset(st, 1, mk, mkl, (const void *const *)mv, mvl, false, T0),
+                 STORE_OK));
+    RISES("MSET");
+    cr_assert(eq(int, set_s("k", "7"), STORE_OK));
+    RISES("SET");
+    cr_assert(eq(int, store_incr(st, "k", 1, 3, &n, T0), STORE_OK));
+    RISES("INCRBY");
+    cr_assert(eq(int, store_incr_float(st, "k", 1, 0.5L, fbuf, &len, T0), STORE_OK));
+    RISES("INCRBYFLOAT");
+    cr_assert(eq(int, store_append(st, "k", 1, "0", 1, &len, T0), STORE_OK));
+    RISES("APPEND");
+    cr_assert(eq(int, store_setrange(st, "k", 1, 0, "9", 1, &len, T0), STORE_OK));
+    RISES("SETRANGE");
+    it = store_getex(st, "k", 1, T0 + 5000, T0);
+    item_release(&it);
+    RISES("GETEX EX");
+    it = store_getex(st, "k", 1, STORE_EXPIRE_PERSIST, T0);
+    item_release(&it);
+    RISES("GETEX PERSIST");
+    cr_assert(eq(int, store_expire(st, "k", 1, T0 + 7000, 0, T0), STORE_OK));
+    RISES("EXPIRE");
+    cr_assert(eq(int, store_persist(st, "k", 1, T0), STORE_OK));
+    RISES("PERSIST");
+    cr_assert(eq(int, set_s("src", "moved"), STORE_OK));
+    cr_assert(eq(int, store_rename(st, "src", 3, "k", 1, false, T0), STORE_OK));
+    RISES("RENAME destination");
+    cr_assert(store_del(st, "k", 1, T0));
+    cr_assert(eq(int, store_mset(st, 1, mk, mkl, (const void *const *)mv, mvl, true, T0),
+                 STORE_OK));
+    RISES("MSETNX over a tombstone");
+#undef RISES
+    cr_assert(eq(str, (char *)get_s("k"), "m"));
+}
+
+Test(store, a_write_that_changes_nothing_keeps_the_version)
+{
+    versions_on();
+    cr_assert(eq(int, set_s("k", "1"), STORE_OK));
+    cr_assert(eq(int, store_set(st, "k", 1, "2", 1, STORE_SET_NX, 0, T0, NULL), STORE_EEXIST));
+    cr_assert(eq(int, store_persist(st, "k", 1, T0), STORE_ENOTSET));
+    cr_assert(eq(u64, version_of("k"), 1));
+}
+
+/* The key's tombstone is there but nothing a client sees shows it. */
+static void
+assert_hidden(const char *k, uint64_t above)
+{
+    static int counts[1];
+    struct seen s = {.prefix = "zzz", .n = 0, .counts = counts};
+    uint64_t cur = 0;
+    char kb[64];
+
+    cr_assert(tomb_at(k, T0), "%s: a tombstone", k);
+    cr_assert(version_of(k) > above, "%s: above the deleted version", k);
+    cr_assert(eq(ptr, (void *)get_s(k), NULL), "%s: GET", k);
+    cr_assert(eq(ptr, store_peek(st, k, strlen(k), T0), NULL), "%s: peek", k);
+    cr_assert(not(store_exists(st, k, strlen(k), T0)), "%s: EXISTS", k);
+    cr_assert(eq(i64, store_expire_time(st, k, strlen(k), T0), -2), "%s: TTL", k);
+    cr_assert(eq(i64, store_memory_usage(st, k, strlen(k), T0), -1), "%s", k);
+    cr_assert(eq(u64, store_dbsize(st), 0), "%s: DBSIZE", k);
+    cr_assert(eq(u64, store_volatile_count(st), 0), "%s", k);
+    do {
+        cur = store_scan(st, cur, 100, collect, &s, T0);
+    } while (cur != 0);
+    cr_assert(eq(int, s.other, 0), "%s: SCAN", k);
+    cr_assert(not(store_random_key(st, copy_key, kb, T0)), "%s: RANDOMKEY", k);
+}
+
+/* Nothing left once the grace is over: by lazy expiry here. */
+static void
+assert_gone_after_grace(const char *k)
+{
+    cr_assert(eq(ptr, store_peek_entry(st, k, strlen(k), T0 + GRACE + 1), NULL), "%s", k);
+    cr_assert(eq(u64, stats().tombstones, 0), "%s", k);
+    cr_assert(eq(u64, stats().expired_keys, 0), "%s: a tombstone is no expired key", k);
+}
+
+Test(store, del_leaves_a_hidden_tombstone_that_vanishes_after_the_grace)
+{
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(store_del(st, "k", 1, T0));
+    assert_hidden("k", 1);
+    cr_assert(eq(u64, stats().tombstones, 1));
+    cr_assert(eq(u64, stats().keys, 0));
+    cr_assert(not(store_del(st, "k", 1, T0)), "deleting a tombstone deletes nothing");
+    cr_assert(eq(u64, version_of("k"), 2), "and leaves it alone");
+    cr_assert(tomb_at("k", T0 + GRACE), "lives to the end of its grace");
+    assert_gone_after_grace("k");
+}
+
+Test(store, getdel_leaves_a_tombstone)
+{
+    struct item *it;
+
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    it = store_getdel(st, "k", 1, T0);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(u64, item_version(it), 1), "the value as it was");
+    item_release(&it);
+    assert_hidden("k", 1);
+    assert_gone_after_grace("k");
+}
+
+Test(store, rename_leaves_a_tombstone_at_its_source)
+{
+    versions_on();
+    cr_assert(eq(int, set_s("src", "v"), STORE_OK));
+    cr_assert(eq(int, store_rename(st, "src", 3, "dst", 3, false, T0), STORE_OK));
+    cr_assert(eq(str, (char *)get_s("dst"), "v"));
+    cr_assert(store_del(st, "dst", 3, T0));
+    assert_hidden("src", 1);
+    cr_assert(eq(ptr, store_peek_entry(st, "dst", 3, T0 + GRACE + 1), NULL));
+    assert_gone_after_grace("src");
+}
+
+Test(store, set_with_a_past_expiry_leaves_a_tombstone)
+{
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(eq(int, set_at("k", "w", T0 - 1, T0), STORE_OK));
+    assert_hidden("k", 1);
+    assert_gone_after_grace("k");
+}
+
+Test(store, expire_and_getex_in_the_past_leave_tombstones)
+{
+    struct item *it;
+
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(eq(int, store_expire(st, "k", 1, T0 - 5, 0, T0), STORE_OK));
+    assert_hidden("k", 1);
+    cr_assert(eq(int, store_expire(st, "k", 1, T0 + 5000, 0, T0), STORE_ENOENT),
+              "no key to expire");
+    assert_gone_after_grace("k");
+
+    cr_assert(eq(int, set_s("g", "v"), STORE_OK));
+    it = store_getex(st, "g", 1, T0, T0);
+    cr_assert(not(eq(ptr, it, NULL)));
+    item_release(&it);
+    assert_hidden("g", 1);
+}
+
+Test(store, expiry_by_time_and_eviction_leave_no_tombstone)
+{
+    struct store_config cfg = {.shards = 4, .maxmemory = 64 << 10};
+    char k[32], v[200];
+
+    versions_on();
+    cr_assert(eq(int, set_at("lazy", "v", T0 + 10, T0), STORE_OK));
+    cr_assert(eq(int, set_at("active", "v", T0 + 10, T0), STORE_OK));
+    cr_assert(eq(ptr, (void *)get_at("lazy", T0 + 11), NULL));
+    cr_assert(eq(u64, store_active_expire(st, 0, 1, 1000000, T0 + 11), 1));
+    cr_assert(eq(ptr, store_peek_entry(st, "lazy", 4, T0 + 11), NULL));
+    cr_assert(eq(ptr, store_peek_entry(st, "active", 6, T0 + 11), NULL));
+    cr_assert(eq(u64, stats().tombstones, 0));
+    cr_assert(eq(u64, stats().expired_keys, 2));
+
+    recreate(&cfg);
+    versions_on();
+    memset(v, 'x', sizeof v);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "e:%d", i);
+        cr_assert(eq(int, store_set(st, k, strlen(k), v, sizeof v, 0, 0, T0, NULL), STORE_OK));
+    }
+    cr_assert(stats().evicted_keys > 0);
+    cr_assert(eq(u64, stats().tombstones, 0));
+}
+
+Test(store, active_expiry_drops_tombstones_past_their_grace)
+{
+    char k[32];
+
+    versions_on();
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    cr_assert(eq(u64, stats().tombstones, 100));
+    cr_assert(eq(u64, store_active_expire(st, 0, 1, 1000000, T0 + GRACE - 1), 0));
+    cr_assert(eq(u64, stats().tombstones, 100), "not before the grace ends");
+    cr_assert(eq(u64, store_active_expire(st, 0, 1, 1000000, T0 + GRACE + 1), 0),
+              "tombstones are not counted as deleted keys");
+    cr_assert(eq(u64, stats().tombstones, 0));
+}
+
+Test(store, tombstones_count_in_used_memory_and_the_baseline_returns)
+{
+    struct store_stats base = stats(), held;
+
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(store_del(st, "k", 1, T0));
+    held = stats();
+    cr_assert(held.used_bytes > base.used_bytes);
+    cr_assert(eq(u64, held.keys, 0));
+    cr_assert(eq(u64, held.tombstones, 1));
+    store_flush(st);
+    cr_assert(eq(u64, stats().used_bytes, base.used_bytes));
+    cr_assert(eq(u64, stats().tombstones, 0));
+}
+
+Test(store, a_local_write_over_a_tombstone_goes_above_its_version)
+{
+    uint64_t cur;
+    int64_t n;
+
+    versions_on();
+    cr_assert(eq(int, apply("k", NULL, 0, true, 100, &cur), STORE_OK));
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(eq(u64, version_of("k"), 101));
+    cr_assert(eq(u64, stats().tombstones, 0), "the value replaced it");
+    cr_assert(eq(u64, stats().keys, 1));
+
+    cr_assert(eq(int, apply("n", NULL, 0, true, 50, &cur), STORE_OK));
+    cr_assert(eq(int, store_incr(st, "n", 1, 5, &n, T0), STORE_OK));
+    cr_assert(eq(i64, n, 5), "the tombstone reads as absent");
+    cr_assert(eq(u64, version_of("n"), 51));
+    cr_assert(store_del(st, "n", 1, T0));
+    cr_assert(eq(u64, version_of("n"), 52), "the new tombstone above the value");
+}
+
+Test(store, a_tombstone_is_replaced_not_duplicated)
+{
+    uint64_t cur;
+
+    /* versions off: the store still honours tombstones store_apply made */
+    cr_assert(eq(int, apply("k", NULL, 0, true, 7, &cur), STORE_OK));
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(eq(u64, stats().tombstones, 0));
+    cr_assert(eq(u64, stats().keys, 1));
+    cr_assert(eq(u64, version_of("k"), 0), "a write without versions has none");
+    cr_assert(store_del(st, "k", 1, T0));
+    cr_assert(eq(ptr, store_peek_entry(st, "k", 1, T0), NULL));
+}
+
+/* ---- store_apply ---------------------------------------------------------- */
+
+Test(store, apply_installs_a_value_on_an_absent_key)
+{
+    uint64_t cur = 0;
+    struct item *it;
+
+    cr_assert(eq(int, apply("k", "v1", T0 + 5000, false, 10, &cur), STORE_OK));
+    cr_assert(eq(u64, cur, 10));
+    it = store_get(st, "k", 1, T0);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(u64, item_version(it), 10));
+    cr_assert(eq(i64, item_expire_ms(it), T0 + 5000));
+    cr_assert(eq(int, it->flags & ITEM_F_MCFLAGS, 0));
+    cr_assert(eq(int, memcmp(item_value(it), "v1", 2), 0));
+    item_release(&it);
+    cr_assert(eq(u64, store_dbsize(st), 1));
+}
+
+Test(store, apply_installs_newer_and_refuses_older_or_equal)
+{
+    uint64_t cur = 0;
+
+    cr_assert(eq(int, apply("k", "v10", 0, false, 10, &cur), STORE_OK));
+    cr_assert(eq(int, apply("k", "v5", 0, false, 5, &cur), STORE_ENOTSET));
+    cr_assert(eq(u64, cur, 10));
+    cr_assert(eq(int, apply("k", "v10b", 0, false, 10, &cur), STORE_ENOTSET));
+    cr_assert(eq(u64, cur, 10));
+    cr_assert(eq(str, (char *)get_s("k"), "v10"));
+    cr_assert(eq(int, apply("k", "v11", 0, false, 11, &cur), STORE_OK));
+    cr_assert(eq(u64, cur, 11));
+    cr_assert(eq(str, (char *)get_s("k"), "v11"));
+    cr_assert(eq(int, apply("k", "v0", 0, false, 0, NULL), STORE_ENOTSET), "cur may be NULL");
+    cr_assert(eq(u64, store_dbsize(st), 1));
+}
+
+Test(store, an_applied_tombstone_hides_the_key_and_masks_older_applies)
+{
+    uint64_t cur = 0;
+
+    cr_assert(eq(int, apply("k", "v", 0, false, 10, &cur), STORE_OK));
+    cr_assert(eq(int, apply("k", "ignored", 0, true, 20, &cur), STORE_OK));
+    cr_assert(eq(u64, cur, 20));
+    assert_hidden("k", 19);
+    cr_assert(eq(int, apply("k", "late", 0, false, 15, &cur), STORE_ENOTSET));
+    cr_assert(eq(u64, cur, 20));
+    cr_assert(eq(ptr, (void *)get_s("k"), NULL));
+    cr_assert(eq(int, apply("k", NULL, 0, true, 20, &cur), STORE_ENOTSET));
+    cr_assert(eq(int, apply("k", "newer", 0, false, 21, &cur), STORE_OK),
+              "a newer value replaces the tombstone");
+    cr_assert(eq(str, (char *)get_s("k"), "newer"));
+    cr_assert(eq(u64, stats().tombstones, 0));
+    cr_assert(eq(u64, stats().keys, 1));
+}
+
+Test(store, an_applied_tombstone_expires_after_the_grace)
+{
+    uint64_t cur;
+
+    store_set_versions(st, NULL, NULL, GRACE);
+    cr_assert(eq(int, apply("k", NULL, 0, true, 3, &cur), STORE_OK));
+    cr_assert(eq(u64, version_at("k", T0 + GRACE), 3));
+    cr_assert(eq(ptr, store_peek_entry(st, "k", 1, T0 + GRACE + 1), NULL));
+    cr_assert(eq(int, store_apply(st, "k", 1, "v", 1, 0, false, 1, T0 + GRACE + 1, &cur),
+                 STORE_OK), "then even an old copy is installed");
+}
+
+Test(store, an_already_expired_value_is_applied_as_a_tombstone)
+{
+    uint64_t cur;
+
+    cr_assert(eq(int, apply("k", "v", 0, false, 10, &cur), STORE_OK));
+    cr_assert(eq(int, apply("k", "stale", T0, false, 12, &cur), STORE_OK));
+    cr_assert(eq(u64, cur, 12));
+    assert_hidden("k", 11);
+    cr_assert(eq(int, apply("k", "v", 0, false, 11, &cur), STORE_ENOTSET));
+    cr_assert(eq(int, apply("absent", "stale", T0 - 1, false, 4, &cur), STORE_OK));
+    cr_assert(tomb_at("absent", T0));
+}
+
+Test(store, apply_refuses_a_value_over_max_value_len)
+{
+    uint64_t cur = 99;
+
+    store_set_max_value_len(st, 4);
+    cr_assert(eq(int, apply("k", "12345", 0, false, 1, &cur), STORE_ETOOBIG));
+    cr_assert(eq(int, apply("k", "1234", 0, false, 1, &cur), STORE_OK));
+}
+
+Test(store, turning_versions_off_keeps_versions_and_tombstones)
+{
+    versions_on();
+    cr_assert(eq(int, set_s("k", "v"), STORE_OK));
+    cr_assert(eq(int, set_s("d", "v"), STORE_OK));
+    cr_assert(store_del(st, "d", 1, T0));
+    store_set_versions(st, NULL, NULL, GRACE);
+    cr_assert(eq(u64, version_of("k"), 1));
+    cr_assert(tomb_at("d", T0));
+    cr_assert(eq(int, set_s("k", "w"), STORE_OK));
+    cr_assert(eq(u64, version_of("k"), 0), "new writes carry none");
+    cr_assert(store_del(st, "k", 1, T0));
+    cr_assert(eq(ptr, store_peek_entry(st, "k", 1, T0), NULL), "nor leave tombstones");
+}
+
+Test(store, random_key_skips_tombstones_that_share_a_chain)
+{
+    struct store_config cfg = {.shards = 1};
+    char k[32], got[64];
+
+    recreate(&cfg);
+    versions_on();
+    for (int i = 0; i < 200; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    cr_assert(eq(int, set_s("live", "v"), STORE_OK));
+    for (int i = 0; i < 50; i++) {
+        cr_assert(store_random_key(st, copy_key, got, T0));
+        cr_assert(eq(str, got, "live"));
+    }
+}
+
+/* The per-key cost with versions on, printed for the record. */
+Test(store, reports_the_per_key_overhead_with_versions)
+{
+    double plain, ttl;
+
+    versions_on();
+    plain = overhead_per_key(false);
+    store_flush(st);
+    ttl = overhead_per_key(true);
+    fprintf(stderr, "store overhead per key with versions: %.1f B without TTL, %.1f B with TTL\n",
+            plain, ttl);
+    cr_assert(lt(dbl, plain, 70.0));
+    cr_assert(lt(dbl, ttl, 70.0));
+}
+
+Test(store, scan_skips_tombstones_beside_live_keys)
+{
+    struct store_config cfg = {.shards = 1};
+    static int counts[1];
+    struct seen s = {.prefix = "live", .n = 1, .counts = counts};
+    uint64_t cur = 0;
+    char k[32];
+
+    recreate(&cfg);
+    versions_on();
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    cr_assert(eq(int, set_s("live0", "v"), STORE_OK));
+    do {
+        cur = store_scan(st, cur, 10, collect, &s, T0);
+    } while (cur != 0);
+    cr_assert(eq(int, counts[0], 1));
+    cr_assert(eq(int, s.other, 0), "no tombstone reported");
+}
+
+Test(store, eviction_drops_tombstones_when_they_are_all_a_shard_holds)
+{
+    struct store_config cfg = {.shards = 1};
+    struct store_stats s;
+    char k[32];
+
+    recreate(&cfg);
+    versions_on();
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "t:%d", i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+        cr_assert(store_del(st, k, strlen(k), T0));
+    }
+    s = stats();
+    cr_assert(eq(u64, s.keys, 0));
+    store_set_maxmemory(st, s.used_bytes - 1000);
+    cr_assert(store_evict_some(st, 1000, T0) > 0);
+    cr_assert(s.used_bytes - 1000 >= stats().used_bytes, "under the new limit");
+    s = stats();
+    cr_assert(s.tombstones < 100);
+    cr_assert(eq(u64, s.evicted_keys, 0), "a tombstone is no evicted key");
+}

@@ -384,3 +384,146 @@ Test(tier, store_cold_and_store_prefetch)
     store_prefetch(st, "key:10", 6); /* gone meanwhile: nothing to do */
     cr_assert(not(store_cold(st, "key:10", 6, NOW)));
 }
+
+/* ---- versions ------------------------------------------------------------ */
+
+static uint64_t
+clock_floor_plus_one(void *ctx, uint64_t floor)
+{
+    (void)ctx;
+    return floor + 1;
+}
+
+static uint64_t
+version_of(const char *k)
+{
+    struct item *it = store_peek_entry(st, k, strlen(k), NOW);
+    uint64_t v = it != NULL ? item_version(it) : 0;
+
+    item_release(&it);
+    return v;
+}
+
+/* Write enough other keys that the earlier ones are evicted to disk. */
+static void
+push_out(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        put(i);
+    }
+    wait_queue_empty();
+}
+
+static uint64_t
+promotions(void)
+{
+    struct tier_stats ts;
+
+    tier_stats(tier, &ts);
+    return ts.promotions;
+}
+
+Test(tier, a_cold_key_keeps_its_version_when_read_back)
+{
+    uint64_t cur, p;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(int, store_apply(st, "rep", 3, "value", 5, 0, false, 1ull << 40, NOW, &cur),
+                 STORE_OK));
+    push_out();
+    p = promotions();
+    cr_assert(eq(u64, version_of("rep"), 1ull << 40));
+    cr_assert(eq(u64, promotions(), p + 1), "read back from disk by the peek");
+    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 5, NOW, &cur),
+                 STORE_ENOTSET));
+    cr_assert(eq(u64, cur, 1ull << 40));
+}
+
+Test(tier, an_older_apply_is_refused_against_a_cold_copy)
+{
+    uint64_t cur = 0, p;
+    struct item *it;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(int, store_apply(st, "rep", 3, "new", 3, 0, false, 500, NOW, &cur), STORE_OK));
+    push_out();
+    p = promotions();
+    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 400, NOW, &cur),
+                 STORE_ENOTSET));
+    cr_assert(eq(u64, promotions(), p + 1), "compared with the copy on disk");
+    cr_assert(eq(u64, cur, 500));
+    it = store_get(st, "rep", 3, NOW);
+    cr_assert(not(eq(ptr, it, NULL)));
+    cr_assert(eq(int, memcmp(item_value(it), "new", 3), 0));
+    item_release(&it);
+}
+
+Test(tier, local_writes_and_deletes_of_cold_keys_go_above_their_version)
+{
+    uint64_t cur, p;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    store_set_versions(st, clock_floor_plus_one, NULL, 60000);
+    cr_assert(eq(int, store_apply(st, "w", 1, "v", 1, 0, false, 700, NOW, &cur), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "d", 1, "v", 1, 0, false, 900, NOW, &cur), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "r", 1, "v", 1, 0, false, 300, NOW, &cur), STORE_OK));
+    cr_assert(eq(int, store_set(st, "s", 1, "v", 1, 0, 0, NOW, NULL), STORE_OK));
+    push_out();
+    p = promotions();
+    cr_assert(eq(int, store_set(st, "w", 1, "x", 1, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(eq(u64, promotions(), p + 1), "w was cold");
+    cr_assert(eq(u64, version_of("w"), 701), "a plain SET reads the cold version");
+    cr_assert(store_del(st, "d", 1, NOW), "DEL of a cold key answers 1");
+    cr_assert(eq(u64, version_of("d"), 901), "its tombstone is above it");
+    cr_assert(eq(ptr, store_get(st, "d", 1, NOW), NULL));
+    cr_assert(eq(int, store_rename(st, "s", 1, "r", 1, false, NOW), STORE_OK));
+    cr_assert(eq(u64, version_of("r"), 301), "RENAME's destination above its cold copy");
+}
+
+Test(tier, versions_survive_a_warm_restart)
+{
+    uint64_t cur;
+
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    store_set_versions(st, clock_floor_plus_one, NULL, 60000);
+    cr_assert(eq(int, store_apply(st, "rep", 3, "value", 5, 0, false, 123456789012ull, NOW,
+                                  &cur), STORE_OK));
+    cr_assert(eq(int, store_set(st, "local", 5, "v", 1, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(eq(int, store_set(st, "plain", 5, "v", 1, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(eq(int, store_set(st, "plain", 5, "w", 1, 0, 0, NOW, NULL), STORE_OK));
+    close_all();
+
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(u64, version_of("rep"), 123456789012ull));
+    cr_assert(eq(u64, version_of("local"), 1));
+    cr_assert(eq(u64, version_of("plain"), 2));
+    cr_assert(eq(u64, store_dbsize(st), 3));
+}
+
+Test(tier, a_tombstone_is_never_written_to_disk_and_the_value_stays_deleted)
+{
+    struct store_stats ss;
+    struct tier_stats a, b;
+
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    store_set_versions(st, clock_floor_plus_one, NULL, 60000);
+    cr_assert(eq(int, store_set(st, "gone", 4, "value", 5, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(store_del(st, "gone", 4, NOW));
+    store_stats(st, &ss);
+    cr_assert(eq(u64, ss.tombstones, 1));
+    tier_stats(tier, &a);
+    push_out();
+    store_stats(st, &ss);
+    cr_assert(eq(u64, ss.tombstones, 0), "evicted: dropped");
+    cr_assert(eq(ptr, store_peek_entry(st, "gone", 4, NOW), NULL), "not on disk either");
+    tier_stats(tier, &b);
+    cr_assert(eq(u64, b.promotions, a.promotions));
+    /* spill and restart: it stays deleted */
+    cr_assert(eq(int, store_set(st, "gone2", 5, "value", 5, 0, 0, NOW, NULL), STORE_OK));
+    cr_assert(store_del(st, "gone2", 5, NOW));
+    close_all();
+    open_all(128 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(ptr, store_peek_entry(st, "gone", 4, NOW), NULL));
+    cr_assert(eq(ptr, store_peek_entry(st, "gone2", 5, NOW), NULL));
+    cr_assert(eq(u64, store_dbsize(st), 2000));
+}
