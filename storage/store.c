@@ -14,8 +14,9 @@
  * (for the maxmemory check) and the eviction cursor.
  *
  * Items: one malloc per key (24-byte header, optional 8-byte version and
- * 8-byte expiry, key, value). A write never changes a linked item; it builds a new one and swaps
- * it into the chain, so a reader holding a pin (refs) sees stable bytes.
+ * 8-byte expiry, key, value). A write never changes a linked item; it
+ * builds a new one and swaps it into the chain, so a reader holding a pin
+ * (refs) sees stable bytes.
  * The table owns one reference; the last item_release() frees.
  *
  * Measured overhead (tests/unit/test_store.c, "reports_the_per_key_overhead",
