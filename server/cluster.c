@@ -32,7 +32,9 @@
 #include "server/config.h"
 #include "server/glob.h"
 #include "server/log.h"
+#include "server/replicate.h"
 #include "server/server.h"
+#include "server/view.h"
 #include "storage/store.h"
 
 #define VIEW_GRACE_MS 10000
@@ -41,24 +43,7 @@
 #define INBOX_MAX 4096
 #define MAX_LINKS 1024
 
-/* ---- the view shared with workers ----------------------------------------*/
-
-struct view_member {
-    char id[MBR_ID_LEN + 1];
-    char addr[MBR_ADDR_MAX];
-    uint16_t port, bus_port;
-    enum mbr_state state;
-    uint64_t incarnation;
-};
-
-struct view {
-    size_t n;
-    struct view_member *m;     /* sorted by id */
-    int self;
-    int16_t owner[CLUSTER_SLOTS]; /* index into m, -1 when no member */
-    struct view *retired_next;
-    int64_t retired_ms;
-};
+/* ---- the view shared with workers (view.h) ------------------------------*/
 
 static _Atomic(struct view *) current_view;
 
@@ -89,6 +74,7 @@ static struct {
     struct view *retired;
     char conf_path[1024];
     uint64_t msgs_sent, msgs_received;
+    uint64_t epoch;
 } cl = { .bus_fd = -1 };
 
 /* ---- per-worker state -----------------------------------------------------*/
@@ -142,10 +128,26 @@ link_new(struct event_base *base, const char *addr, uint16_t port)
     return bus_link_create(base, addr, port, secret[0] ? 2 : 0, hello);
 }
 
-static struct view *
+struct view *
 view_get(void)
 {
     return atomic_load_explicit(&current_view, memory_order_acquire);
+}
+
+struct view *
+view_pin(struct view *v)
+{
+    atomic_fetch_add_explicit(&v->pins, 1, memory_order_relaxed);
+    return v;
+}
+
+void
+view_release(struct view **v)
+{
+    if (*v != NULL) {
+        atomic_fetch_sub_explicit(&(*v)->pins, 1, memory_order_release);
+        *v = NULL;
+    }
 }
 
 /* Rebuild the ring and the slot owners from the membership (main thread). */
@@ -181,13 +183,20 @@ view_publish(void)
          * Only members that left for good are off the ring. */
         if (mm.state != MBR_LEFT) {
             ring_member_add(cl.ring, mm.id, (uint32_t)i);
+            v->ring_members++;
         }
     }
     v->n = n;
+    v->epoch = ++cl.epoch;
     ring_build(cl.ring);
     for (uint32_t s = 0; s < CLUSTER_SLOTS; s++) {
-        uint32_t h;
-        v->owner[s] = ring_preference(cl.ring, (uint16_t)s, 1, &h) == 1 ? (int16_t)h : -1;
+        uint32_t h[RING_MAX_REPLICAS];
+        size_t np = ring_preference(cl.ring, (uint16_t)s, RING_MAX_REPLICAS, h);
+
+        v->npref[s] = (uint8_t)np;
+        for (size_t k = 0; k < np; k++) {
+            v->pref[s][k] = (uint16_t)h[k];
+        }
     }
     old = atomic_exchange_explicit(&current_view, v, memory_order_acq_rel);
     if (old != NULL) {
@@ -204,7 +213,8 @@ views_reap(int64_t now, bool all)
 {
     for (struct view **pp = &cl.retired; *pp != NULL;) {
         struct view *v = *pp;
-        if (all || now - v->retired_ms > VIEW_GRACE_MS) {
+        if (all || (now - v->retired_ms > VIEW_GRACE_MS &&
+                    atomic_load_explicit(&v->pins, memory_order_acquire) == 0)) {
             *pp = v->retired_next;
             free(v->m);
             free(v);
@@ -335,12 +345,13 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
         bus_link_expire(cl.links[i], now);
     }
     views_reap(now, false);
+    repl_main_tick(now);
     next = mbr_next_tick_ms(cl.mbr) - now;
     if (next < 1) {
         next = 1;
     }
-    if (next > 1000) {
-        next = 1000;
+    if (next > 100) {
+        next = 100; /* hint replay runs on this tick */
     }
     tv.tv_sec = next / 1000;
     tv.tv_usec = (next % 1000) * 1000;
@@ -573,6 +584,9 @@ cluster_setup(void)
     drain();
     view_publish();
     conf_save();
+    if (repl_setup(self.id) < 0) {
+        return -1;
+    }
     cl.tick_ev = event_new(server.base, -1, 0, tick_cb, NULL);
     event_add(cl.tick_ev, &tv);
     log_msg(LOG_NOTICE, "cluster: member %s at %s:%d, bus port %d", self.id, announce, port,
@@ -611,6 +625,7 @@ cluster_teardown(void)
             free(v);
         }
     }
+    repl_teardown();
     ring_destroy(&cl.ring);
     mbr_destroy(&cl.mbr);
     mbr_out_destroy(&cl.out);
@@ -662,10 +677,17 @@ cluster_worker_cron(struct worker *w, int64_t now)
     for (size_t i = 0; cw != NULL && i < cw->n; i++) {
         bus_link_expire(cw->links[i].link, now);
     }
+    repl_worker_cron(w, now);
 }
 
-static struct bus_link *
-worker_link(struct worker *w, const struct view_member *m)
+struct bus_link *
+cluster_main_link(const struct view_member *m)
+{
+    return gossip_link(m->addr, m->bus_port);
+}
+
+struct bus_link *
+cluster_worker_link(struct worker *w, const struct view_member *m)
 {
     struct cluster_worker *cw = w->cluster;
 
@@ -914,10 +936,12 @@ run_local(struct client *c, struct part *p, int argc, const struct resp_arg *arg
     c->out = saved;
 }
 
-/* Send argv to member m as part idx of g, or run it here if m is us. */
+/* Send argv to member m as part idx of g, or run it here if m is us. With
+ * replication (rc != NULL: the command, whose keys m coordinates), m
+ * coordinates it, and a failed link falls over to the next replica. */
 static void
-send_part(struct client *c, struct view *v, int m, struct gather *g, int idx, int argc,
-          const struct resp_arg *argv)
+send_part(struct client *c, struct view *v, int m, struct gather *g, int idx,
+          const struct command *rc, int argc, const struct resp_arg *argv)
 {
     struct resp_arg *full;
     char proto[2] = { (char)('0' + c->proto), 0 };
@@ -925,12 +949,28 @@ send_part(struct client *c, struct view *v, int m, struct gather *g, int idx, in
     struct pending_part *pp;
     int64_t deadline = c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
 
+    if (rc != NULL) {
+        struct repl_levels lv;
+
+        repl_levels(c, v, &lv);
+        pp = malloc(sizeof *pp);
+        pp->g = g;
+        pp->idx = idx;
+        c->waiting++;
+        if (m == v->self) {
+            repl_call(c, rc, argc, argv, lv.r, lv.w, pending_done, pp);
+        } else {
+            repl_forward(c, v, m, slots_keyslot(argv[rc->first_key].p, argv[rc->first_key].len),
+                         rc, argc, argv, lv.r, lv.w, pending_done, pp);
+        }
+        return;
+    }
     if (m == v->self) {
         run_local(c, &g->parts[idx], argc, argv);
         g->outstanding--;
         return;
     }
-    l = v->m[m].state == MBR_DEAD || v->m[m].state == MBR_LEFT ? NULL : worker_link(c->w, &v->m[m]);
+    l = v->m[m].state == MBR_DEAD || v->m[m].state == MBR_LEFT ? NULL : cluster_worker_link(c->w, &v->m[m]);
     full = malloc((size_t)(argc + 2) * sizeof *full);
     pp = malloc(sizeof *pp);
     full[0] = (struct resp_arg){ "RC.EXEC", 7 };
@@ -947,9 +987,6 @@ send_part(struct client *c, struct view *v, int m, struct gather *g, int idx, in
     free(full);
 }
 
-/* Called once every part has been sent or run. gather_new counted one
- * extra part for the sending itself, so a part that fails synchronously
- * inside a send cannot finish (and free) the gather under our feet. */
 /* Called once every part has been sent or run. gather_new counted one
  * extra part for the sending itself, so a part that fails synchronously
  * inside a send cannot finish (and free) the gather under our feet. */
@@ -976,10 +1013,29 @@ gather_new(struct client *c, enum gather_kind kind, int nparts)
     return g;
 }
 
+/* Who runs a command on this key: its slot's owner (N = 1), or with
+ * replication its coordinator. */
 static int
-owner_of(struct view *v, const struct resp_arg *key)
+owner_of(struct client *c, struct view *v, const struct command *cmd, const struct resp_arg *key)
 {
-    return v->owner[slots_keyslot(key->p, key->len)];
+    uint16_t slot = slots_keyslot(key->p, key->len);
+    struct repl_levels lv;
+
+    repl_levels(c, v, &lv);
+    if (lv.n <= 1) {
+        return view_owner(v, slot);
+    }
+    return repl_coordinator(v, slot, (cmd->flags & CMD_WRITE) != 0, lv.n);
+}
+
+/* The command to coordinate with replication, or NULL (N = 1). */
+static const struct command *
+repl_cmd(struct client *c, struct view *v, const struct command *cmd)
+{
+    struct repl_levels lv;
+
+    repl_levels(c, v, &lv);
+    return lv.n > 1 ? cmd : NULL;
 }
 
 static bool
@@ -1000,7 +1056,7 @@ scatter_keys(struct client *c, struct view *v, const struct command *cmd, int ar
     struct gather *g;
 
     for (int k = 0; k < nkeys; k++) {
-        int o = owner_of(v, &argv[1 + k * step]), j;
+        int o = owner_of(c, v, cmd, &argv[1 + k * step]), j;
         owners[k] = o;
         for (j = 0; j < nmem && members[j] != o; j++) {
         }
@@ -1028,7 +1084,7 @@ scatter_keys(struct client *c, struct view *v, const struct command *cmd, int ar
         if (members[j] < 0) {
             g->outstanding--; /* nobody owns it: not served */
         } else {
-            send_part(c, v, members[j], g, j, subc, sub);
+            send_part(c, v, members[j], g, j, repl_cmd(c, v, cmd), subc, sub);
         }
         free(sub);
     }
@@ -1053,7 +1109,7 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
     n = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (v->m[i].state != MBR_LEFT) {
-            send_part(c, v, (int)i, g, n++, argc, argv);
+            send_part(c, v, (int)i, g, n++, NULL, argc, argv);
         }
     }
     gather_start(g);
@@ -1093,7 +1149,7 @@ route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *ar
     sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur >> 8) };
     g = gather_new(c, G_SCAN, 1);
     g->parts[0].node = node;
-    send_part(c, v, node, g, 0, argc, sub);
+    send_part(c, v, node, g, 0, NULL, argc, sub);
     free(sub);
     gather_start(g);
 }
@@ -1122,7 +1178,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
     }
     last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     for (int i = cmd->first_key; i <= last && i < argc; i += cmd->step) {
-        int o = owner_of(v, &argv[i]);
+        int o = owner_of(c, v, cmd, &argv[i]);
         if (owner == -1 || o == owner) {
             owner = o;
             continue;
@@ -1136,7 +1192,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
         }
         return true;
     }
-    if (owner == v->self) {
+    if (owner == v->self && repl_cmd(c, v, cmd) == NULL) {
         return false;
     }
     if (owner < 0) {
@@ -1144,7 +1200,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
         return true;
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
-    send_part(c, v, owner, g, 0, argc, argv);
+    send_part(c, v, owner, g, 0, repl_cmd(c, v, cmd), argc, argv);
     gather_start(g);
     return true;
 }
@@ -1183,6 +1239,22 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         commands_dispatch(c, argc - 2, argv + 2);
         c->no_route = false;
         c->proto = saved;
+        return;
+    }
+    if (arg_is(&argv[0], "rc.put")) {
+        repl_bus_put(c, argc, argv);
+        return;
+    }
+    if (arg_is(&argv[0], "rc.get")) {
+        repl_bus_get(c, argc, argv);
+        return;
+    }
+    if (arg_is(&argv[0], "rc.call")) {
+        repl_bus_call(c, argc, argv);
+        return;
+    }
+    if (arg_is(&argv[0], "rc.hint")) {
+        repl_bus_hint(c, argc, argv);
         return;
     }
     if (argv[0].len > 7 && strncasecmp(argv[0].p, "gossip.", 7) == 0 && cl.enabled) {
@@ -1275,7 +1347,7 @@ cmd_cluster_info(struct client *c, int argc, const struct resp_arg *argv)
     }
     v = view_get();
     for (int s = 0; s < CLUSTER_SLOTS; s++) {
-        int o = v->owner[s];
+        int o = view_owner(v, (uint16_t)s);
         served += o >= 0;
         fail += o >= 0 && v->m[o].state == MBR_DEAD;
         pfail += o >= 0 && v->m[o].state == MBR_SUSPECT;
@@ -1318,10 +1390,10 @@ cmd_cluster_keyslot(struct client *c, int argc, const struct resp_arg *argv)
 static int
 next_range(const struct view *v, int from, int *end)
 {
-    int o = v->owner[from];
+    int o = view_owner(v, (uint16_t)from);
 
     *end = from;
-    while (*end + 1 < CLUSTER_SLOTS && v->owner[*end + 1] == o) {
+    while (*end + 1 < CLUSTER_SLOTS && view_owner(v, (uint16_t)(*end + 1)) == o) {
         (*end)++;
     }
     return o;
@@ -1503,7 +1575,7 @@ static bool
 route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *argv)
 {
     struct view *v = view_get();
-    int o = v->owner[slot];
+    int o = view_owner(v, slot);
 
     if (c->no_route || (c->flags & CLIENT_BUS) || o == v->self) {
         return false;
@@ -1513,7 +1585,7 @@ route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *arg
         return true;
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
-    send_part(c, v, o, g, 0, argc, argv);
+    send_part(c, v, o, g, 0, NULL, argc, argv);
     gather_start(g);
     return true;
 }

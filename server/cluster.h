@@ -48,4 +48,12 @@ void cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *arg
 
 void cluster_info(struct resp_buf *b);
 
+struct view_member;
+struct bus_link;
+/* The worker's link to a member (for forwarding and replica traffic), or
+ * NULL when no more links can be made. Worker threads. */
+struct bus_link *cluster_worker_link(struct worker *w, const struct view_member *m);
+/* The main thread's link to a member (gossip, hint replay). */
+struct bus_link *cluster_main_link(const struct view_member *m);
+
 #endif

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/cluster.h"
 #include "server/commands.h"
+#include "server/config.h"
 #include "server/glob.h"
+#include "server/replicate.h"
 #include "storage/store.h"
 
 #define KEY(i) argv[i].p, argv[i].len
@@ -204,6 +207,8 @@ struct key_list {
     size_t plen;
     bool all;
     bool type_ok;
+    bool replicated; /* list only the keys this member answers for */
+    bool count_only;
 };
 
 static void
@@ -211,13 +216,15 @@ collect_key(void *ctx, const struct item *it)
 {
     struct key_list *kl = ctx;
 
-    if (!kl->type_ok) {
+    if (!kl->type_ok || (kl->replicated && !repl_key_listed_here(item_key(it), it->klen))) {
         return;
     }
     if (!kl->all && !glob_match(kl->pat, kl->plen, item_key(it), it->klen, false)) {
         return;
     }
-    resp_add_bulk(&kl->bulk, item_key(it), it->klen);
+    if (!kl->count_only) {
+        resp_add_bulk(&kl->bulk, item_key(it), it->klen);
+    }
     kl->n++;
 }
 
@@ -230,6 +237,10 @@ key_list_init(struct key_list *kl, const char *pat, size_t plen)
     kl->plen = plen;
     kl->all = pat == NULL || (plen == 1 && pat[0] == '*');
     kl->type_ok = true;
+    /* With N copies of every key, a cluster-wide listing (KEYS, SCAN,
+     * DBSIZE run on every member) names each key once: on the first member up
+     * in its preference list. */
+    kl->replicated = cluster_enabled() && config_num(OPT_REPLICAS) > 1;
 }
 
 static void
@@ -353,9 +364,22 @@ cmd_renamenx(struct client *c, int argc, const struct resp_arg *argv)
 void
 cmd_dbsize(struct client *c, int argc, const struct resp_arg *argv)
 {
+    struct key_list kl;
+    uint64_t cursor = 0;
+
     (void)argc;
     (void)argv;
-    resp_add_int(&c->out, (int64_t)store_dbsize(server.store));
+    key_list_init(&kl, NULL, 0);
+    if (!kl.replicated) {
+        resp_add_int(&c->out, (int64_t)store_dbsize(server.store));
+        return;
+    }
+    /* the store counts every copy it holds; count the keys listed here */
+    kl.count_only = true;
+    do {
+        cursor = store_scan(server.store, cursor, 1024, collect_key, &kl, c->now_ms);
+    } while (cursor != 0);
+    resp_add_int(&c->out, (int64_t)kl.n);
 }
 
 void

@@ -133,6 +133,10 @@ struct cmd_stat {
     X("time", 1, CLS | CF, cmd_time, 0, 0, 0, "server", "2.6.0", "Returns the server time.", "") \
     X("slowlog", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "server", "2.2.12", "A container for slow log commands.", "") \
     X("cluster", -2, CMD_CONTAINER, cmd_help, 0, 0, 0, "cluster", "3.0.0", "A container for Redis Cluster commands.", "") \
+    X("readonly", 1, CLS | CF | CMD_CAT_CONNECTION, cmd_readonly, 0, 0, 0, "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", "") \
+    X("readwrite", 1, CLS | CF | CMD_CAT_CONNECTION, cmd_readwrite, 0, 0, 0, "cluster", "3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node.", "") \
+    X("wait", 3, CMD_NOSCRIPT, cmd_wait, 0, 0, 0, "connection", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "numreplicas timeout") \
+    X("consistency", -1, CLS | CF, cmd_consistency, 0, 0, 0, "connection", "ringcache", "Sets this connection's read and write quorums (ONE, QUORUM, ALL, DEFAULT or R W).", "[ONE|QUORUM|ALL|DEFAULT|read-quorum write-quorum]") \
     X("shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CLS | CMD_NO_MULTI | CMD_ALLOW_BUSY, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
 
 /* Subcommands: parent, name, arity, flags, handler, keys, since, summary, hint. */

@@ -70,7 +70,14 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(GOSSIP_INTERVAL_MS, "gossip-interval-ms", OPT_INT, "100", 10, 60000, 0, NULL, "ms between gossip probe rounds") \
     X(FAILURE_DETECT_MS, "failure-detect-ms", OPT_INT, "2000", 50, 3600000, 0, NULL, "ms from a member's last answer until it is declared dead") \
     X(NODE_FORGET_TIMEOUT, "node-forget-timeout", OPT_INT, "14400000", 1000, 9223372036854775807LL, 0, NULL, "ms a dead member stays on the ring") \
-    X(CLUSTER_REQUEST_TIMEOUT_MS, "cluster-request-timeout-ms", OPT_INT, "1000", 1, 3600000, OPT_MUTABLE, NULL, "deadline of a request forwarded to another member")
+    X(CLUSTER_REQUEST_TIMEOUT_MS, "cluster-request-timeout-ms", OPT_INT, "1000", 1, 3600000, OPT_MUTABLE, NULL, "deadline of a request forwarded to another member") \
+    X(REPLICAS, "replicas", OPT_INT, "3", 1, 5, OPT_MUTABLE, NULL, "copies of every key (N), capped at the members on the ring") \
+    X(WRITE_QUORUM, "write-quorum", OPT_INT, "2", 1, 5, OPT_MUTABLE, NULL, "copies that must hold a write before it is acknowledged (W), capped at N") \
+    X(READ_QUORUM, "read-quorum", OPT_INT, "2", 1, 5, OPT_MUTABLE, NULL, "replicas a read consults (R), capped at N; W + R > N reads the last acknowledged write") \
+    X(QUORUM_TIMEOUT_MS, "quorum-timeout-ms", OPT_INT, "1000", 1, 3600000, OPT_MUTABLE, NULL, "ms a request waits for its quorum before answering NOREPLICAS") \
+    X(HINT_MAX_BYTES, "hint-max-bytes", OPT_BYTES, "1gb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "disk held by hints for unreachable replicas, under dir/hints") \
+    X(HINT_WINDOW, "hint-window", OPT_INT, "10800000", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "ms hints for a dead member are kept (Cassandra's max_hint_window, 3 h)") \
+    X(TOMBSTONE_GRACE, "tombstone-grace", OPT_INT, "14400000", 1000, 9223372036854775807LL, OPT_MUTABLE, NULL, "ms a delete's tombstone is kept so the delete wins everywhere; longer than hint-window")
 
 enum config_id {
 #define X(id, ...) OPT_##id,

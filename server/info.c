@@ -21,6 +21,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/reader.h"
+#include "server/replicate.h"
 #include "storage/store.h"
 #include "storage/tier.h"
 
@@ -306,6 +307,7 @@ section_replication(struct resp_buf *b)
     info_add(b, "connected_slaves:0");
     info_add(b, "master_replid:%s", server.run_id);
     info_add(b, "master_repl_offset:0");
+    repl_info(b);
 }
 
 static void

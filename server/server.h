@@ -102,6 +102,11 @@ struct reply_slot {
 };
 #define CLIENT_MAX_SLOTS 1024 /* in-flight replies before reading pauses */
 
+/* A connection's consistency levels (CONSISTENCY): the config's, or these. */
+enum { CONS_DEFAULT, CONS_ONE, CONS_QUORUM, CONS_ALL, CONS_EXPLICIT };
+
+struct rop;
+
 struct client {
     uint64_t id;
     int fd;
@@ -128,6 +133,12 @@ struct client {
     char *name, *lib_name, *lib_ver; /* guarded by server.clients_lock */
     struct client *prev, *next;   /* worker list */
     struct client *gprev, *gnext; /* global list, under clients_lock */
+    /* Replication (replicate.c): levels, READONLY, and the last write for
+     * WAIT (the op while it runs, then its final count of copies). */
+    uint8_t cons_kind, cons_r, cons_w;
+    bool readonly;
+    struct rop *last_write_op;
+    unsigned last_write_acks;
     /* Scratch for the command being executed. */
     int64_t now_ms;
 };

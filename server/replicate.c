@@ -1,0 +1,1239 @@
+/*
+ * server/replicate.c — replication's I/O side; see replicate.h. The
+ * decisions (who is sent what, when a quorum is reached, hints, repairs)
+ * are cluster/coord.c's; this file turns its actions into bus requests,
+ * store calls and hint-log appends, and its outcomes into replies.
+ *
+ * A coordinated command (struct rop) goes through up to two phases, each a
+ * coordination per key:
+ *   read   read-modify-writes and reads with R > 1: ask R - 1 replicas for
+ *          their version (the value only if newer than ours), install the
+ *          newest copy here, repair stale replicas off the reply path;
+ *   write  after the command ran here: send each changed key's new entry
+ *          (value or tombstone, with its version) to the other replicas, or
+ *          hinted to stand-ins, and answer once W copies hold it.
+ * Plain SET, SETEX, PSETEX and MSET skip the read: they overwrite whatever
+ * is there, and their version orders them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cluster/coord.h"
+#include "resp/reply.h"
+#include "cluster/slots.h"
+#include "cluster/version.h"
+#include "server/cluster.h"
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/replicate.h"
+#include "server/server.h"
+#include "server/view.h"
+#include "storage/hintlog.h"
+#include "storage/store.h"
+
+#define REPLAY_BATCH_BYTES (256 * 1024)
+
+static struct {
+    bool on;
+    struct hlc hlc;
+    struct hintlog *hints;
+    bool versions_on;
+    int64_t grace_ms;
+    /* counters, bumped from any worker */
+    _Atomic uint64_t writes, write_failures, reads, read_failures, read_repairs, conflicts,
+        hints_sent, hints_kept, forwards_failed_over, rmw_reads;
+} rp;
+
+/* ---- levels ---------------------------------------------------------------*/
+
+void
+repl_levels(const struct client *c, const struct view *v, struct repl_levels *out)
+{
+    unsigned n = (unsigned)config_num(OPT_REPLICAS);
+    unsigned r = (unsigned)config_num(OPT_READ_QUORUM), w = (unsigned)config_num(OPT_WRITE_QUORUM);
+
+    if (v != NULL && n > v->ring_members) {
+        n = (unsigned)v->ring_members;
+    }
+    if (n > RING_MAX_REPLICAS) {
+        n = RING_MAX_REPLICAS;
+    }
+    if (n < 1) {
+        n = 1;
+    }
+    switch (c != NULL ? c->cons_kind : CONS_DEFAULT) {
+    case CONS_ONE:
+        r = w = 1;
+        break;
+    case CONS_QUORUM:
+        r = w = n / 2 + 1;
+        break;
+    case CONS_ALL:
+        r = w = n;
+        break;
+    case CONS_EXPLICIT:
+        r = c->cons_r;
+        w = c->cons_w;
+        break;
+    default:
+        break;
+    }
+    out->n = n;
+    out->r = r > n ? n : r < 1 ? 1 : r;
+    out->w = w > n ? n : w < 1 ? 1 : w;
+}
+
+int
+repl_coordinator(const struct view *v, uint16_t slot, bool write, unsigned n)
+{
+    size_t np = v->npref[slot] < n ? v->npref[slot] : n;
+
+    if (!write) {
+        for (size_t i = 0; i < np; i++) {
+            if (v->pref[slot][i] == v->self) {
+                return v->self;
+            }
+        }
+    }
+    for (size_t i = 0; i < np; i++) {
+        if (view_up(v, v->pref[slot][i])) {
+            return v->pref[slot][i];
+        }
+    }
+    return -1;
+}
+
+bool
+repl_key_listed_here(const char *key, size_t klen)
+{
+    struct view *v;
+    struct repl_levels lv;
+
+    if (!cluster_enabled()) {
+        return true;
+    }
+    v = view_get();
+    repl_levels(NULL, v, &lv);
+    if (lv.n <= 1) {
+        return true;
+    }
+    return repl_coordinator(v, slots_keyslot(key, klen), true, lv.n) == v->self;
+}
+
+/* ---- the wire form of an entry --------------------------------------------*/
+
+struct entry {
+    uint64_t version;
+    int64_t expire_ms; /* 0 = none */
+    bool tomb, present;
+    const char *val;
+    size_t vlen;
+    char *own;         /* a fetched copy's bytes */
+    struct item *it;   /* or the local item, pinned */
+};
+
+static void
+entry_clear(struct entry *e)
+{
+    item_release(&e->it);
+    free(e->own);
+    memset(e, 0, sizeof *e);
+}
+
+/* The key's entry here, tombstones included. */
+static void
+entry_local(struct entry *e, const char *key, size_t klen, int64_t now)
+{
+    entry_clear(e);
+    e->it = store_peek_entry(server.store, key, klen, now);
+    if (e->it != NULL) {
+        int64_t x = item_expire_ms(e->it);
+
+        e->present = true;
+        e->version = item_version(e->it);
+        e->tomb = (e->it->flags & ITEM_F_TOMB) != 0;
+        e->expire_ms = x > 0 && !e->tomb ? x : 0;
+        e->val = item_value(e->it);
+        e->vlen = e->it->vlen;
+    }
+}
+
+/* argv for RC.PUT / RC.HINT of an entry; nums holds the numbers' text. */
+static int
+entry_argv(struct resp_arg *a, char nums[3][24], const char *owner, const char *key, size_t klen,
+           const struct entry *e, uint64_t parent)
+{
+    int n = 0;
+
+    if (owner != NULL) {
+        a[n++] = (struct resp_arg){ "RC.HINT", 7 };
+        a[n++] = (struct resp_arg){ owner, strlen(owner) };
+    } else {
+        a[n++] = (struct resp_arg){ "RC.PUT", 6 };
+    }
+    a[n++] = (struct resp_arg){ key, klen };
+    a[n++] = (struct resp_arg){ nums[0], (size_t)snprintf(nums[0], 24, "%llu", (unsigned long long)e->version) };
+    a[n++] = (struct resp_arg){ nums[1], (size_t)snprintf(nums[1], 24, "%llu", (unsigned long long)parent) };
+    a[n++] = (struct resp_arg){ nums[2], (size_t)snprintf(nums[2], 24, "%lld", (long long)e->expire_ms) };
+    if (!e->tomb) {
+        a[n++] = (struct resp_arg){ e->val, e->vlen };
+    }
+    return n;
+}
+
+static void
+hint_keep(const char *owner, const char *key, size_t klen, const struct entry *e, uint64_t parent,
+          int64_t now)
+{
+    struct hint_rec r = { .key = key, .klen = klen, .val = e->val, .vlen = e->vlen,
+                          .expire_ms = e->expire_ms, .version = e->version, .parent = parent,
+                          .tomb = e->tomb, .created_ms = now };
+
+    if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
+        log_msg(LOG_VERBOSE, "replication: a hint for %.40s was not kept", owner);
+        return;
+    }
+    atomic_fetch_add_explicit(&rp.hints_kept, 1, memory_order_relaxed);
+}
+
+/* ---- a coordinated command --------------------------------------------------*/
+
+enum { PH_READ, PH_WRITE };
+enum { K_READ, K_BLIND, K_RMW };
+
+struct rkey {
+    const char *key;
+    size_t klen;
+    uint16_t slot;
+    bool active, done, ok, replicate;
+    struct coord co;
+    uint16_t who[COORD_MAX];  /* coordinator index -> view member */
+    uint64_t parent;          /* the version the write replaced */
+    struct entry best;        /* read: the newest copy seen; write: what is sent */
+};
+
+struct rop {
+    struct client *c;
+    struct view *v;           /* pinned */
+    const struct command *cmd;
+    bus_reply_fn *fn;
+    void *ctx;
+    enum resp_proto proto;
+    unsigned r, w;
+    int kind, phase;
+    int argc;
+    struct resp_arg *argv;
+    char *argbuf;
+    int nkeys, pending;       /* keys whose coordination phase is not done */
+    unsigned inflight;        /* bus requests not answered */
+    bool failed, replied;
+    unsigned fail_acks, fail_need;
+    int64_t deadline;
+    struct resp_buf reply;
+    struct rop *next, *prev;  /* the worker's ops, oldest first */
+    struct rkey keys[];
+};
+
+struct rreq {
+    struct rop *op;
+    uint16_t k;
+    uint8_t idx;
+};
+
+/* Per worker: ops by deadline (every op gets the same timeout, so creation
+ * order is deadline order). */
+struct repl_worker {
+    struct rop *head, *tail;
+};
+static _Thread_local struct repl_worker *rw;
+
+static struct repl_worker *
+worker_ops(struct worker *w)
+{
+    (void)w;
+    if (rw == NULL) {
+        rw = calloc(1, sizeof *rw);
+    }
+    return rw;
+}
+
+static int
+classify(const struct command *cmd, int argc, const struct resp_arg *argv)
+{
+    if (!(cmd->flags & CMD_WRITE)) {
+        return K_READ;
+    }
+    if (strcmp(cmd->name, "setex") == 0 || strcmp(cmd->name, "psetex") == 0 ||
+        strcmp(cmd->name, "mset") == 0) {
+        return K_BLIND;
+    }
+    if (strcmp(cmd->name, "set") == 0) {
+        for (int i = 3; i < argc; i++) {
+            if (arg_is(&argv[i], "nx") || arg_is(&argv[i], "xx") || arg_is(&argv[i], "get") ||
+                arg_is(&argv[i], "keepttl")) {
+                return K_RMW;
+            }
+        }
+        return K_BLIND;
+    }
+    return K_RMW;
+}
+
+static void op_maybe_free(struct rop *op);
+static void op_step(struct rop *op);
+
+static void
+op_reply(struct rop *op)
+{
+    char msg[160];
+
+    if (op->replied) {
+        return;
+    }
+    op->replied = true;
+    if (op->failed) {
+        int n = snprintf(msg, sizeof msg,
+                         op->phase == PH_WRITE
+                             ? "-NOREPLICAS Not enough good replicas to write: %u of %u acknowledged (it may have reached some)\r\n"
+                             : "-NOREPLICAS Not enough good replicas to read: %u of %u answered\r\n",
+                         op->fail_acks, op->fail_need);
+        atomic_fetch_add_explicit(op->phase == PH_WRITE ? &rp.write_failures : &rp.read_failures, 1,
+                                  memory_order_relaxed);
+        op->fn(op->ctx, msg, (size_t)n);
+    } else {
+        op->fn(op->ctx, op->reply.data + op->reply.pos, resp_buf_pending(&op->reply));
+    }
+}
+
+static void send_done(void *ctx, const char *reply, size_t len);
+
+static bool
+op_send(struct rop *op, int k, int idx, int argc, const struct resp_arg *argv)
+{
+    struct rkey *rk = &op->keys[k];
+    const struct view_member *m = &op->v->m[rk->who[idx]];
+    struct bus_link *l = cluster_worker_link(op->c->w, m);
+    struct rreq *rq = malloc(sizeof *rq);
+
+    rq->op = op;
+    rq->k = (uint16_t)k;
+    rq->idx = (uint8_t)idx;
+    /* the bus deadline is past the op's own: the op times out first */
+    if (l == NULL || !bus_link_send(l, argc, argv, op->deadline + 1000, send_done, rq)) {
+        free(rq);
+        return false;
+    }
+    op->inflight++;
+    return true;
+}
+
+static void key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts);
+
+/* A send that could not even be queued fails at once. */
+static void
+send_or_fail(struct rop *op, int k, int idx, int argc, const struct resp_arg *argv)
+{
+    if (!op_send(op, k, idx, argc, argv)) {
+        struct coord_act acts[COORD_MAX_ACTS];
+        key_acts(op, k, coord_on_reply(&op->keys[k].co, (size_t)idx, false, 0, acts), acts);
+    }
+}
+
+static void
+key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
+{
+    struct rkey *rk = &op->keys[k];
+
+    for (size_t i = 0; i < n; i++) {
+        const struct coord_act *a = &acts[i];
+        const struct view_member *to = &op->v->m[rk->who[a->to]];
+        struct resp_arg argv[8];
+        char nums[3][24], ver[24];
+        int argc;
+
+        switch (a->kind) {
+        case COORD_PUT:
+            argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->best, rk->parent);
+            send_or_fail(op, k, a->to, argc, argv);
+            break;
+        case COORD_HINT:
+            argc = entry_argv(argv, nums, op->v->m[rk->who[a->owner]].id, rk->key, rk->klen,
+                              &rk->best, rk->parent);
+            atomic_fetch_add_explicit(&rp.hints_sent, 1, memory_order_relaxed);
+            send_or_fail(op, k, a->to, argc, argv);
+            break;
+        case COORD_KEEP_HINT:
+            hint_keep(op->v->m[rk->who[a->owner]].id, rk->key, rk->klen, &rk->best, rk->parent,
+                      op->c->now_ms);
+            break;
+        case COORD_GET:
+            argv[0] = (struct resp_arg){ "RC.GET", 6 };
+            argv[1] = (struct resp_arg){ rk->key, rk->klen };
+            argv[2] = (struct resp_arg){ ver, (size_t)snprintf(ver, sizeof ver, "%llu",
+                                                               (unsigned long long)rk->co.m[rk->co.self].version) };
+            send_or_fail(op, k, a->to, 3, argv);
+            break;
+        case COORD_REPAIR:
+            atomic_fetch_add_explicit(&rp.read_repairs, 1, memory_order_relaxed);
+            if (a->to == rk->co.self) {
+                if (rk->best.present) {
+                    store_apply(server.store, rk->key, rk->klen, rk->best.val, rk->best.vlen,
+                                rk->best.expire_ms, rk->best.tomb, rk->best.version,
+                                op->c->now_ms, NULL);
+                }
+            } else if (rk->best.present) {
+                /* off the reply path: nobody waits for its answer */
+                struct bus_link *l = cluster_worker_link(op->c->w, to);
+                argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->best, 0);
+                if (l != NULL) {
+                    bus_link_send(l, argc, argv, op->c->now_ms + 1000, NULL, NULL);
+                }
+            }
+            break;
+        case COORD_DONE:
+            rk->done = true;
+            rk->ok = a->ok;
+            op->pending--;
+            if (!a->ok && !op->failed) {
+                op->failed = true;
+                op->fail_acks = a->acks;
+                op->fail_need = rk->co.need;
+            }
+            break;
+        }
+    }
+}
+
+/* Parse RC.GET's answer into the key's newest copy. */
+static bool
+parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
+{
+    struct resp_arg el[3];
+    long n = resp_reply_elements(reply, len, el, 3);
+    long long v, x;
+
+    if (n != 1 && n != 3) {
+        return false;
+    }
+    if (el[0].len < 4 || el[0].p[0] != ':' || sscanf(el[0].p + 1, "%lld", &v) != 1) {
+        return false;
+    }
+    *version = (uint64_t)v;
+    if (n == 3 && e != NULL) {
+        const char *body;
+
+        if (el[1].p[0] != ':' || sscanf(el[1].p + 1, "%lld", &x) != 1) {
+            return false;
+        }
+        entry_clear(e);
+        e->present = true;
+        e->version = (uint64_t)v;
+        e->expire_ms = x;
+        e->tomb = el[2].p[0] != '$' || el[2].p[1] == '-';
+        if (!e->tomb) {
+            body = memchr(el[2].p, '\n', el[2].len);
+            if (body == NULL) {
+                return false;
+            }
+            body++;
+            e->vlen = el[2].len - (size_t)(body - el[2].p) - 2;
+            e->own = malloc(e->vlen ? e->vlen : 1);
+            memcpy(e->own, body, e->vlen);
+            e->val = e->own;
+        }
+    }
+    return true;
+}
+
+static void
+send_done(void *ctx, const char *reply, size_t len)
+{
+    struct rreq *rq = ctx;
+    struct rop *op = rq->op;
+    struct rkey *rk = &op->keys[rq->k];
+    struct coord_act acts[COORD_MAX_ACTS];
+    uint64_t version = 0;
+    bool ok = reply != NULL && len > 0 && reply[0] != '-';
+
+    op->inflight--;
+    if (ok && op->phase == PH_READ && rk->co.kind == COORD_READ) {
+        struct entry fetched = { 0 };
+
+        ok = parse_get(reply, len, &version, &fetched);
+        if (ok && fetched.present && version > rk->co.best_version) {
+            entry_clear(&rk->best);
+            rk->best = fetched;
+        } else {
+            entry_clear(&fetched);
+        }
+    } else if (ok && reply[0] == ':') {
+        version = strtoull(reply + 1, NULL, 10);
+    }
+    if (version != 0) {
+        hlc_observe(&rp.hlc, version);
+    }
+    {
+        int k = rq->k, idx = rq->idx;
+        free(rq);
+        key_acts(op, k, coord_on_reply(&rk->co, (size_t)idx, ok, version, acts), acts);
+    }
+    op_step(op);
+    op_maybe_free(op);
+}
+
+/* Set up key k's coordination of the given kind. */
+static void
+key_begin(struct rop *op, int k, enum coord_kind kind, size_t need, uint64_t self_version)
+{
+    struct rkey *rk = &op->keys[k];
+    struct coord_member m[COORD_MAX];
+    size_t np = op->v->npref[rk->slot], self = 0;
+    struct repl_levels lv;
+    struct coord_act acts[COORD_MAX_ACTS];
+
+    repl_levels(NULL, op->v, &lv);
+    for (size_t i = 0; i < np; i++) {
+        rk->who[i] = op->v->pref[rk->slot][i];
+        m[i].up = view_up(op->v, rk->who[i]);
+        if (rk->who[i] == op->v->self) {
+            self = i;
+        }
+    }
+    coord_init(&rk->co, kind, m, np, self, lv.n, need, self_version);
+    rk->active = true;
+    rk->done = false;
+    op->pending++;
+    key_acts(op, k, coord_start(&rk->co, acts), acts);
+}
+
+/* Run the command here, capturing its reply. */
+static void
+op_execute(struct rop *op)
+{
+    struct client *c = op->c;
+    struct resp_buf saved = c->out;
+    enum resp_proto sp = c->proto;
+    bool nr = c->no_route;
+
+    for (int k = 0; k < op->nkeys; k++) {
+        struct entry e = { 0 };
+        entry_local(&e, op->keys[k].key, op->keys[k].klen, c->now_ms);
+        op->keys[k].parent = e.version;
+        entry_clear(&e);
+    }
+    resp_buf_init(&c->out);
+    c->proto = op->proto;
+    c->no_route = true;
+    c->now_ms = now_ms();
+    commands_dispatch(c, op->argc, op->argv);
+    c->no_route = nr;
+    c->proto = sp;
+    op->reply = c->out;
+    c->out = saved;
+}
+
+/* Advance the op when its current phase is over on every key. */
+static void
+op_step(struct rop *op)
+{
+    struct repl_levels lv;
+
+    if (op->pending > 0 || op->replied) {
+        return;
+    }
+    if (op->failed) {
+        op_reply(op);
+        return;
+    }
+    if (op->phase == PH_READ) {
+        /* every key's newest copy is installed here (REPAIR to self) */
+        op_execute(op);
+        if (op->kind == K_READ) {
+            op_reply(op);
+            return;
+        }
+        op->phase = PH_WRITE;
+        repl_levels(NULL, op->v, &lv);
+        for (int k = 0; k < op->nkeys; k++) {
+            struct rkey *rk = &op->keys[k];
+
+            entry_clear(&rk->best);
+            entry_local(&rk->best, rk->key, rk->klen, op->c->now_ms);
+            if (rk->best.version != rk->parent && rk->best.present) {
+                atomic_fetch_add_explicit(&rp.writes, 1, memory_order_relaxed);
+                key_begin(op, k, COORD_WRITE, op->w, rk->best.version);
+            }
+        }
+        op_step(op);
+        return;
+    }
+    op_reply(op);
+}
+
+static void
+op_unlink(struct rop *op)
+{
+    struct repl_worker *ws = worker_ops(op->c->w);
+
+    if (op->prev != NULL) {
+        op->prev->next = op->next;
+    } else {
+        ws->head = op->next;
+    }
+    if (op->next != NULL) {
+        op->next->prev = op->prev;
+    } else {
+        ws->tail = op->prev;
+    }
+}
+
+static void
+op_maybe_free(struct rop *op)
+{
+    struct client *c = op->c;
+
+    if (!op->replied || op->inflight > 0) {
+        return;
+    }
+    for (int k = 0; k < op->nkeys; k++) {
+        if (op->keys[k].active && !coord_finished(&op->keys[k].co)) {
+            return;
+        }
+    }
+    if (c->last_write_op == op) {
+        /* WAIT after this op sees its final count */
+        unsigned acks = 0;
+        for (int k = 0; k < op->nkeys; k++) {
+            unsigned a = op->keys[k].active ? coord_acks(&op->keys[k].co) : op->w;
+            acks = k == 0 || a < acks ? a : acks;
+        }
+        c->last_write_acks = acks;
+        c->last_write_op = NULL;
+    }
+    op_unlink(op);
+    for (int k = 0; k < op->nkeys; k++) {
+        entry_clear(&op->keys[k].best);
+    }
+    resp_buf_deinit(&op->reply);
+    view_release(&op->v);
+    free(op->argv);
+    free(op->argbuf);
+    free(op);
+    client_wait_done(c);
+}
+
+void
+repl_call(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
+          unsigned r, unsigned w, bus_reply_fn *fn, void *ctx)
+{
+    int first = cmd->first_key, last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int nkeys = 0;
+    size_t bytes = 0;
+    struct rop *op;
+    struct repl_worker *ws = worker_ops(c->w);
+    char *p;
+
+    for (int i = first; i > 0 && i <= last && i < argc; i += cmd->step) {
+        nkeys++;
+    }
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    op = calloc(1, sizeof *op + (size_t)nkeys * sizeof op->keys[0]);
+    op->argv = malloc((size_t)argc * sizeof *op->argv);
+    op->argbuf = malloc(bytes ? bytes : 1);
+    p = op->argbuf;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        op->argv[i] = (struct resp_arg){ p, argv[i].len };
+        p += argv[i].len;
+    }
+    op->argc = argc;
+    op->c = c;
+    op->v = view_pin(view_get());
+    op->cmd = cmd;
+    op->fn = fn;
+    op->ctx = ctx;
+    op->proto = c->proto;
+    op->r = r;
+    op->w = w;
+    op->kind = classify(cmd, argc, argv);
+    op->nkeys = nkeys;
+    op->deadline = c->now_ms + config_num(OPT_QUORUM_TIMEOUT_MS);
+    c->waiting++; /* the op runs the command on c, maybe later */
+    for (int i = first, k = 0; k < nkeys; i += cmd->step, k++) {
+        op->keys[k].key = op->argv[i].p;
+        op->keys[k].klen = op->argv[i].len;
+        op->keys[k].slot = slots_keyslot(op->argv[i].p, op->argv[i].len);
+    }
+    op->prev = ws->tail;
+    if (ws->tail != NULL) {
+        ws->tail->next = op;
+    } else {
+        ws->head = op;
+    }
+    ws->tail = op;
+    if (cmd->flags & CMD_WRITE) {
+        c->last_write_op = op;
+        c->last_write_acks = 0;
+    }
+    op->phase = PH_READ;
+    if (r > 1 && op->kind != K_BLIND) {
+        if (op->kind == K_RMW) {
+            atomic_fetch_add_explicit(&rp.rmw_reads, 1, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&rp.reads, 1, memory_order_relaxed);
+        }
+        for (int k = 0; k < nkeys; k++) {
+            struct entry e = { 0 };
+            entry_local(&e, op->keys[k].key, op->keys[k].klen, c->now_ms);
+            op->keys[k].best = e; /* the newest seen so far: ours */
+            key_begin(op, k, COORD_READ, r, e.version);
+        }
+    }
+    op_step(op);
+    op_maybe_free(op);
+}
+
+void
+repl_worker_cron(struct worker *w, int64_t now)
+{
+    struct repl_worker *ws = worker_ops(w);
+
+    for (struct rop *op = ws->head, *next; op != NULL && op->deadline <= now; op = next) {
+        next = op->next;
+        for (int k = 0; k < op->nkeys; k++) {
+            struct rkey *rk = &op->keys[k];
+            struct coord_act acts[COORD_MAX_ACTS];
+
+            if (rk->active && !rk->co.expired) {
+                key_acts(op, k, coord_on_timeout(&rk->co, acts), acts);
+            }
+        }
+        op_step(op);
+        op_maybe_free(op);
+    }
+}
+
+/* ---- forwarding to the coordinator ------------------------------------------*/
+
+struct fwd {
+    struct client *c;
+    struct view *v;            /* pinned */
+    const struct command *cmd;
+    int argc;
+    struct resp_arg *argv;     /* RC.CALL proto r w, then the command */
+    char *argbuf, nums[3][24];
+    uint16_t slot;
+    unsigned n, r, w;
+    int tried[RING_MAX_REPLICAS], ntried;
+    bus_reply_fn *fn;
+    void *ctx;
+};
+
+static void fwd_try(struct fwd *f);
+
+static void
+fwd_free(struct fwd *f)
+{
+    view_release(&f->v);
+    free(f->argv);
+    free(f->argbuf);
+    free(f);
+}
+
+static void
+fwd_done(void *ctx, const char *reply, size_t len)
+{
+    struct fwd *f = ctx;
+
+    if (reply == NULL) {
+        /* the link broke (a reset at once for a killed member) or the
+         * deadline passed: the next replica coordinates */
+        atomic_fetch_add_explicit(&rp.forwards_failed_over, 1, memory_order_relaxed);
+        fwd_try(f);
+        return;
+    }
+    f->fn(f->ctx, reply, len);
+    client_wait_done(f->c);
+    fwd_free(f);
+}
+
+static void
+fwd_try(struct fwd *f)
+{
+    struct view *v = f->v;
+    size_t np = v->npref[f->slot] < f->n ? v->npref[f->slot] : f->n;
+
+    for (size_t i = 0; i < np; i++) {
+        int m = v->pref[f->slot][i];
+        bool tried = false;
+
+        for (int t = 0; t < f->ntried; t++) {
+            tried |= f->tried[t] == m;
+        }
+        if (tried || !view_up(v, m)) {
+            continue;
+        }
+        f->tried[f->ntried++] = m;
+        if (m == v->self) {
+            repl_call(f->c, f->cmd, f->argc - 4, f->argv + 4, f->r, f->w, f->fn, f->ctx);
+            client_wait_done(f->c);
+            fwd_free(f);
+            return;
+        }
+        struct bus_link *l = cluster_worker_link(f->c->w, &v->m[m]);
+        if (l != NULL && bus_link_send(l, f->argc, f->argv,
+                                       f->c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS) +
+                                           config_num(OPT_QUORUM_TIMEOUT_MS),
+                                       fwd_done, f)) {
+            return;
+        }
+    }
+    {
+        static const char err[] = "-CLUSTERDOWN Hash slot not served\r\n";
+        f->fn(f->ctx, err, sizeof err - 1);
+    }
+    client_wait_done(f->c);
+    fwd_free(f);
+}
+
+void
+repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const struct command *cmd,
+             int argc, const struct resp_arg *argv, unsigned r, unsigned w, bus_reply_fn *fn,
+             void *ctx)
+{
+    struct fwd *f = calloc(1, sizeof *f);
+    struct repl_levels lv;
+    size_t bytes = 0;
+    char *p;
+
+    repl_levels(c, v, &lv);
+    for (int i = 0; i < argc; i++) {
+        bytes += argv[i].len;
+    }
+    f->c = c;
+    f->v = view_pin(v);
+    f->cmd = cmd;
+    f->slot = slot;
+    f->n = lv.n;
+    f->r = r;
+    f->w = w;
+    f->fn = fn;
+    f->ctx = ctx;
+    f->argc = argc + 4;
+    f->argv = malloc((size_t)f->argc * sizeof *f->argv);
+    f->argbuf = malloc(bytes ? bytes : 1);
+    f->argv[0] = (struct resp_arg){ "RC.CALL", 7 };
+    f->nums[0][0] = (char)('0' + c->proto);
+    f->argv[1] = (struct resp_arg){ f->nums[0], 1 };
+    f->argv[2] = (struct resp_arg){ f->nums[1], (size_t)snprintf(f->nums[1], 24, "%u", r) };
+    f->argv[3] = (struct resp_arg){ f->nums[2], (size_t)snprintf(f->nums[2], 24, "%u", w) };
+    p = f->argbuf;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        f->argv[4 + i] = (struct resp_arg){ p, argv[i].len };
+        p += argv[i].len;
+    }
+    c->waiting++;
+    /* the chosen coordinator first, then the rest of the list in order */
+    if (to >= 0 && to != v->self) {
+        struct bus_link *l = cluster_worker_link(c->w, &v->m[to]);
+        f->tried[f->ntried++] = to;
+        if (l != NULL && bus_link_send(l, f->argc, f->argv,
+                                       c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS) +
+                                           config_num(OPT_QUORUM_TIMEOUT_MS),
+                                       fwd_done, f)) {
+            return;
+        }
+    }
+    fwd_try(f);
+}
+
+/* ---- the replica side of the bus ---------------------------------------------*/
+
+static bool
+arg_u64(const struct resp_arg *a, uint64_t *out)
+{
+    long long v;
+
+    if (!arg_ll(a, &v) || v < 0) {
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+struct bus_slot {
+    struct client *c;
+    struct reply_slot *slot;
+};
+
+/* A bus client's reply, in its request order. */
+static void
+bus_slot_done(void *ctx, const char *reply, size_t len)
+{
+    struct bus_slot *bs = ctx;
+
+    resp_add_raw(&bs->slot->buf, reply, len);
+    if (client_wait_done(bs->c)) {
+        client_slot_done(bs->c, bs->slot);
+        client_wake(bs->c);
+    }
+    free(bs);
+}
+
+void
+repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
+{
+    const struct command *cmd;
+    long long r, w;
+    struct view *v = view_get();
+    struct bus_slot *bs;
+    bool replica = false;
+
+    if (argc < 5 || argv[1].len != 1 || (argv[1].p[0] != '2' && argv[1].p[0] != '3') ||
+        !arg_ll(&argv[2], &r) || !arg_ll(&argv[3], &w) || r < 1 || w < 1 || r > 5 || w > 5 ||
+        (cmd = commands_lookup(argv[4].p, argv[4].len)) == NULL || cmd->first_key <= 0 ||
+        argc - 4 <= cmd->first_key) {
+        reply_error(c, "ERR malformed RC.CALL");
+        return;
+    }
+    {
+        uint16_t slot = slots_keyslot(argv[4 + cmd->first_key].p, argv[4 + cmd->first_key].len);
+        for (size_t i = 0; i < v->npref[slot]; i++) {
+            replica |= v->pref[slot][i] == v->self;
+        }
+    }
+    if (!replica) {
+        /* our views disagree on placement; the forwarder tries no further */
+        reply_error(c, "TRYAGAIN This member does not replicate the key's slot");
+        return;
+    }
+    bs = malloc(sizeof *bs);
+    bs->c = c;
+    bs->slot = client_slot_push(c);
+    c->waiting++;
+    {
+        enum resp_proto saved = c->proto;
+        c->proto = (enum resp_proto)(argv[1].p[0] - '0');
+        repl_call(c, cmd, argc - 4, argv + 4, (unsigned)r, (unsigned)w, bus_slot_done, bs);
+        c->proto = saved;
+    }
+}
+
+void
+repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
+{
+    uint64_t ver, parent, cur = 0;
+    long long exp;
+    struct entry e = { 0 };
+
+    if ((argc != 5 && argc != 6) || !arg_u64(&argv[2], &ver) || !arg_u64(&argv[3], &parent) ||
+        !arg_ll(&argv[4], &exp) || ver == 0) {
+        reply_error(c, "ERR malformed RC.PUT");
+        return;
+    }
+    c->now_ms = now_ms();
+    entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
+    if (version_compare(e.version, ver, parent) == VERSION_CONCURRENT) {
+        atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
+    }
+    entry_clear(&e);
+    hlc_observe(&rp.hlc, ver);
+    if (store_apply(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
+                    argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur) == STORE_ENOMEM) {
+        reply_error(c, ERR_OOM);
+        return;
+    }
+    resp_add_int(&c->out, (int64_t)cur);
+}
+
+void
+repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
+{
+    uint64_t have;
+    struct entry e = { 0 };
+
+    if (argc != 3 || !arg_u64(&argv[2], &have)) {
+        reply_error(c, "ERR malformed RC.GET");
+        return;
+    }
+    c->now_ms = now_ms();
+    entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
+    if (e.version <= have) {
+        resp_add_array(&c->out, 1);
+        resp_add_int(&c->out, (int64_t)e.version);
+    } else {
+        resp_add_array(&c->out, 3);
+        resp_add_int(&c->out, (int64_t)e.version);
+        resp_add_int(&c->out, e.expire_ms);
+        if (e.tomb) {
+            resp_add_null(&c->out, RESP2);
+        } else {
+            resp_add_bulk(&c->out, e.val, e.vlen);
+        }
+    }
+    entry_clear(&e);
+}
+
+void
+repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv)
+{
+    uint64_t ver, parent;
+    long long exp;
+    char owner[HINT_TARGET_LEN + 1];
+    struct hint_rec r;
+
+    if ((argc != 6 && argc != 7) || argv[1].len != HINT_TARGET_LEN || !arg_u64(&argv[3], &ver) ||
+        !arg_u64(&argv[4], &parent) || !arg_ll(&argv[5], &exp)) {
+        reply_error(c, "ERR malformed RC.HINT");
+        return;
+    }
+    memcpy(owner, argv[1].p, HINT_TARGET_LEN);
+    owner[HINT_TARGET_LEN] = '\0';
+    r = (struct hint_rec){ .key = argv[2].p, .klen = argv[2].len,
+                           .val = argc == 7 ? argv[6].p : NULL, .vlen = argc == 7 ? argv[6].len : 0,
+                           .expire_ms = exp, .version = ver, .parent = parent, .tomb = argc == 6,
+                           .created_ms = now_ms() };
+    hlc_observe(&rp.hlc, ver);
+    if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
+        reply_error(c, "ERR hint not kept");
+        return;
+    }
+    atomic_fetch_add_explicit(&rp.hints_kept, 1, memory_order_relaxed);
+    reply_ok(c);
+}
+
+/* ---- WAIT ------------------------------------------------------------------*/
+
+static unsigned
+op_acks(const struct rop *op)
+{
+    unsigned acks = 0;
+
+    for (int k = 0; k < op->nkeys; k++) {
+        unsigned a = op->keys[k].active ? coord_acks(&op->keys[k].co) : op->w;
+        acks = k == 0 || a < acks ? a : acks;
+    }
+    return acks;
+}
+
+void
+repl_wait(struct client *c, long long numreplicas)
+{
+    struct rop *op = c->last_write_op;
+    unsigned acks = op != NULL ? op_acks(op) : c->last_write_acks;
+
+    (void)numreplicas;
+    resp_add_int(&c->out, acks > 0 ? (int64_t)acks - 1 : 0);
+}
+
+/* ---- hints: replay (main thread) ---------------------------------------------*/
+
+#define MAX_REPLAYS 256
+
+struct replay {
+    char target[HINT_TARGET_LEN + 1];
+    uint64_t offset, batch_start;
+    unsigned inflight, sent;
+    bool failed;
+};
+
+static struct {
+    struct replay r[MAX_REPLAYS];
+    size_t n;
+    int64_t last_ms;
+    struct bus_link *link; /* for the batch being read */
+} rpl;
+
+static void
+replay_done(void *ctx, const char *reply, size_t len)
+{
+    struct replay *r = ctx;
+
+    r->inflight--;
+    if (reply == NULL || len == 0 || reply[0] != ':') {
+        r->failed = true;
+    }
+}
+
+static void
+replay_rec(void *ctx, const struct hint_rec *h)
+{
+    struct replay *r = ctx;
+    struct entry e = { .version = h->version, .expire_ms = h->expire_ms, .tomb = h->tomb,
+                       .present = true, .val = h->val, .vlen = h->vlen };
+    struct resp_arg argv[8];
+    char nums[3][24];
+    int argc = entry_argv(argv, nums, NULL, h->key, h->klen, &e, h->parent);
+
+    r->sent++;
+    if (rpl.link != NULL &&
+        bus_link_send(rpl.link, argc, argv, now_ms() + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS),
+                      replay_done, r)) {
+        r->inflight++;
+    } else {
+        r->failed = true;
+    }
+}
+
+static struct replay *
+replay_of(const char *target)
+{
+    for (size_t i = 0; i < rpl.n; i++) {
+        if (strcmp(rpl.r[i].target, target) == 0) {
+            return &rpl.r[i];
+        }
+    }
+    if (rpl.n == MAX_REPLAYS) {
+        return NULL;
+    }
+    memset(&rpl.r[rpl.n], 0, sizeof rpl.r[0]);
+    memcpy(rpl.r[rpl.n].target, target, HINT_TARGET_LEN + 1);
+    return &rpl.r[rpl.n++];
+}
+
+/* One batch a target at a time, 256 KiB every 100 ms at most: a returning
+ * member is caught up without being flooded. */
+static void
+replay_tick(int64_t now)
+{
+    char (*targets)[HINT_TARGET_LEN + 1] = malloc(MAX_REPLAYS * sizeof *targets);
+    size_t nt = hintlog_targets(rp.hints, targets, MAX_REPLAYS);
+    struct view *v = view_get();
+    int64_t window = config_num(OPT_HINT_WINDOW);
+
+    for (size_t t = 0; t < nt; t++) {
+        int m = -1;
+        struct replay *r;
+
+        for (size_t i = 0; i < v->n; i++) {
+            if (strcmp(v->m[i].id, targets[t]) == 0) {
+                m = (int)i;
+            }
+        }
+        if (m < 0 || v->m[m].state == MBR_LEFT) {
+            hintlog_drop(rp.hints, targets[t]); /* it left for good */
+            continue;
+        }
+        if (!view_up(v, m) || m == v->self || (r = replay_of(targets[t])) == NULL ||
+            r->inflight > 0) {
+            continue;
+        }
+        if (r->sent > 0) {
+            if (r->failed) {
+                r->offset = r->batch_start; /* again, later */
+            } else {
+                hintlog_ack(rp.hints, r->target, r->offset, r->sent);
+            }
+            r->sent = 0;
+            r->failed = false;
+            continue;
+        }
+        rpl.link = cluster_main_link(&v->m[m]);
+        r->batch_start = r->offset;
+        if (hintlog_read(rp.hints, r->target, &r->offset, REPLAY_BATCH_BYTES, now - window,
+                         replay_rec, r) == 0) {
+            hintlog_ack(rp.hints, r->target, r->offset, 0); /* nothing left: deleted */
+        }
+        rpl.link = NULL;
+    }
+    free(targets);
+}
+
+/* ---- setup, the clock, INFO ------------------------------------------------------*/
+
+static uint64_t
+clock_next(void *ctx, uint64_t floor)
+{
+    (void)ctx;
+    return hlc_next(&rp.hlc, floor, now_ms());
+}
+
+/* Versions are on while N may exceed 1: with replicas 1 the store is as in a
+ * single server (no version field, no tombstones). */
+static void
+versions_sync(void)
+{
+    bool want = config_num(OPT_REPLICAS) > 1;
+    int64_t grace = config_num(OPT_TOMBSTONE_GRACE);
+
+    if (want != rp.versions_on || (want && grace != rp.grace_ms)) {
+        store_set_versions(server.store, want ? clock_next : NULL, NULL, (uint64_t)grace);
+        rp.versions_on = want;
+        rp.grace_ms = grace;
+    }
+}
+
+int
+repl_setup(const char *member_id)
+{
+    char err[256];
+
+    hlc_init(&rp.hlc, member_id);
+    rp.hints = hintlog_open("hints", (uint64_t)config_num(OPT_HINT_MAX_BYTES), err, sizeof err);
+    if (rp.hints == NULL) {
+        log_msg(LOG_WARNING, "replication: cannot open the hint logs under hints/: %s", err);
+        return -1;
+    }
+    rp.on = true;
+    versions_sync();
+    return 0;
+}
+
+void
+repl_teardown(void)
+{
+    if (rp.on) {
+        hintlog_close(&rp.hints);
+        rp.on = false;
+    }
+}
+
+void
+repl_main_tick(int64_t now)
+{
+    if (!rp.on || now - rpl.last_ms < 100) {
+        return;
+    }
+    rpl.last_ms = now;
+    versions_sync();
+    hintlog_set_max_bytes(rp.hints, (uint64_t)config_num(OPT_HINT_MAX_BYTES));
+    replay_tick(now);
+}
+
+void
+repl_info(struct resp_buf *b)
+{
+    struct repl_levels lv;
+    struct hintlog_stats hs = { 0 };
+
+    repl_levels(NULL, cluster_enabled() ? view_get() : NULL, &lv);
+    if (rp.hints != NULL) {
+        hintlog_stats(rp.hints, &hs);
+    }
+    info_add(b, "replicas:%u", cluster_enabled() ? lv.n : 1);
+    info_add(b, "write_quorum:%u", cluster_enabled() ? lv.w : 1);
+    info_add(b, "read_quorum:%u", cluster_enabled() ? lv.r : 1);
+#define RI(name, field) info_add(b, name ":%llu", (unsigned long long)atomic_load(&rp.field))
+    RI("repl_writes", writes);
+    RI("repl_write_failures", write_failures);
+    RI("repl_reads", reads);
+    RI("repl_read_failures", read_failures);
+    RI("repl_rmw_reads", rmw_reads);
+    RI("read_repairs", read_repairs);
+    RI("version_conflicts", conflicts);
+    RI("forwards_failed_over", forwards_failed_over);
+    RI("hints_sent", hints_sent);
+    RI("hints_kept", hints_kept);
+#undef RI
+    info_add(b, "hints_pending:%llu", (unsigned long long)hs.pending);
+    info_add(b, "hints_bytes:%llu", (unsigned long long)hs.bytes);
+    info_add(b, "hints_replayed:%llu", (unsigned long long)hs.replayed);
+    info_add(b, "hints_dropped:%llu", (unsigned long long)hs.dropped);
+}

@@ -1,0 +1,88 @@
+/*
+ * server/replicate.h — replication's I/O: carries out what the coordinator
+ * (cluster/coord.h) decides for commands whose keys this member
+ * coordinates, answers the replica side of the bus, keeps and replays hints.
+ *
+ * Bus commands (see cluster.c for the framing and authentication):
+ *   RC.CALL <proto> <R> <W> <cmd> <args>   coordinate a command here with
+ *                                          these quorums; reply as a client
+ *   RC.PUT <key> <ver> <parent> <exp> [<value>]
+ *                                          install this copy if newer (no
+ *                                          value: a tombstone); :<version held>
+ *   RC.GET <key> <ver>                     *1 :<version held> when it is not
+ *                                          newer than ver, else
+ *                                          *3 :<version> :<exp> <value|nil>
+ *   RC.HINT <owner> <key> <ver> <parent> <exp> [<value>]
+ *                                          keep this copy for owner; +OK
+ *
+ * Threads: coordinations run on the worker of the client that asked and
+ * use that worker's links; hints are appended from any worker (the log
+ * locks) and replayed by the main thread.
+ */
+#ifndef SERVER_REPLICATE_H
+#define SERVER_REPLICATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "resp/reader.h"
+#include "resp/writer.h"
+#include "server/bus.h"
+
+struct client;
+struct command;
+struct view;
+struct worker;
+
+struct repl_levels {
+    unsigned n, r, w;
+};
+
+/* N for this view (replicas capped at the ring's members), and this
+ * connection's effective R and W (CONSISTENCY, else the config). */
+void repl_levels(const struct client *c, const struct view *v, struct repl_levels *out);
+
+/* Main thread, at cluster setup / teardown. */
+int repl_setup(const char *member_id);
+void repl_teardown(void);
+/* Main thread, every tick: replay hints to members that are up. */
+void repl_main_tick(int64_t now);
+void repl_worker_cron(struct worker *w, int64_t now);
+
+/* The member that coordinates the command's keys (all in one slot's
+ * preference list): for writes and read-modify-writes the first member up
+ * in the list; for reads this member when it is a replica. -1 when no
+ * replica is up. */
+int repl_coordinator(const struct view *v, uint16_t slot, bool write, unsigned n);
+
+/* Coordinate cmd (its keys all coordinated by this member, or forwarded
+ * here) with quorums r and w; fn gets the reply (the command's own, or a
+ * NOREPLICAS error) exactly once, on this worker. c runs the command and is
+ * kept alive (c->waiting) until fn has run. */
+void repl_call(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
+               unsigned r, unsigned w, bus_reply_fn *fn, void *ctx);
+
+/* Send cmd to be coordinated by member `to`, falling over to the next member
+ * up in the slot's list at once when the link fails (and running it here
+ * when that is us). */
+void repl_forward(struct client *c, struct view *v, int to, uint16_t slot,
+                  const struct command *cmd, int argc, const struct resp_arg *argv,
+                  unsigned r, unsigned w, bus_reply_fn *fn, void *ctx);
+
+/* Bus handlers (argv[0] is the RC.* name). */
+void repl_bus_call(struct client *c, int argc, const struct resp_arg *argv);
+void repl_bus_put(struct client *c, int argc, const struct resp_arg *argv);
+void repl_bus_get(struct client *c, int argc, const struct resp_arg *argv);
+void repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv);
+
+/* True when this member counts the key in KEYS, SCAN, DBSIZE and
+ * RANDOMKEY: the first member up in its slot's list, so a cluster-wide
+ * listing names every key once although N members hold it. */
+bool repl_key_listed_here(const char *key, size_t klen);
+
+/* WAIT numreplicas: the replicas that hold this connection's last write. */
+void repl_wait(struct client *c, long long numreplicas);
+
+void repl_info(struct resp_buf *b);
+
+#endif
