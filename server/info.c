@@ -388,6 +388,9 @@ section_storage(struct resp_buf *b)
     info_add(b, "disk_promotions:%llu", (unsigned long long)ts.promotions);
     info_add(b, "disk_clean_evictions:%llu", (unsigned long long)ts.clean_evictions);
     info_add(b, "disk_refused:%llu", (unsigned long long)ts.refused);
+    info_add(b, "disk_refused_queue_full:%llu", (unsigned long long)ts.refused_full);
+    info_add(b, "disk_refused_disk_failing:%llu", (unsigned long long)ts.refused_failing);
+    info_add(b, "disk_refused_too_big:%llu", (unsigned long long)ts.refused_too_big);
     info_add(b, "disk_evicted_keys:%llu", (unsigned long long)ts.evicted);
     info_add(b, "disk_expired_keys:%llu", (unsigned long long)ts.expired);
     info_add(b, "disk_tombstones:%llu", (unsigned long long)ts.tombstones);
