@@ -71,17 +71,23 @@ password_equal(const char *a, size_t alen, const char *b, size_t blen)
 static bool
 authenticate(struct client *c, const struct resp_arg *user, const struct resp_arg *pass)
 {
-    char req[512];
+    char *req;
+    bool ok;
 
-    config_str(OPT_REQUIREPASS, req, sizeof req);
     if (user != NULL && !arg_is(user, "default")) {
         return false;
     }
-    if (req[0] == '\0' || password_equal(pass->p, pass->len, req, strlen(req))) {
-        c->authed = true;
-        return true;
+    /* the whole secret, whatever its length */
+    req = config_str_dup(OPT_REQUIREPASS);
+    if (req == NULL) {
+        return false;
     }
-    return false;
+    ok = req[0] == '\0' || password_equal(pass->p, pass->len, req, strlen(req));
+    free(req);
+    if (ok) {
+        c->authed = true;
+    }
+    return ok;
 }
 
 void
