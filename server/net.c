@@ -422,10 +422,10 @@ client_process_input(struct client *c)
                                                resp_buf_pending(&c->in), &req,
                                                &used, &hint);
         if (st == RESP_AGAIN) {
-            if (hint > resp_buf_pending(&c->in)) {
-                /* Size the buffer once for a large argument still arriving. */
-                resp_buf_reserve(&c->in, hint - resp_buf_pending(&c->in));
-            }
+            /* No reservation for the rest of an announced bulk: the buffer
+             * grows (doubling) with the bytes that arrive, so a header alone
+             * costs nothing, whatever length it announces. */
+            (void)hint;
             break;
         }
         if (st != RESP_OK) {
@@ -453,6 +453,27 @@ client_process_input(struct client *c)
     buf_return(&c->in, &w->spare_in);
 }
 
+/* The query buffer could not grow: the client gets an error and is closed,
+ * and the server goes on. */
+static void
+client_query_nomem(struct client *c)
+{
+    struct worker *w = c->w;
+
+    log_msg(LOG_WARNING, "Closing client whose query buffer could not grow: "
+            "id=%llu addr=%s qbuf=%zu", (unsigned long long)c->id, c->addr,
+            resp_buf_pending(&c->in));
+    resp_buf_deinit(&c->in);
+    pause_reading(c);
+    if (c->slots != NULL) {
+        c->flags |= CLIENT_CLOSE_ASAP; /* an error now would jump the queue */
+        return;
+    }
+    buf_borrow(&c->out, &w->spare_out);
+    reply_error(c, ERR_QUERY_NOMEM);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
 static void
 client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -464,7 +485,13 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     buf_borrow(&c->in, &w->spare_in);
-    resp_buf_reserve(&c->in, READ_CHUNK);
+    if (resp_buf_try_reserve(&c->in, READ_CHUNK) == NULL) {
+        client_query_nomem(c);
+        if (!client_flush(c)) {
+            client_free(c);
+        }
+        return;
+    }
     room = c->in.cap - c->in.len;
     n = read(fd, c->in.data + c->in.len, room);
     if (n <= 0) {
