@@ -137,6 +137,7 @@ cmd_config_resetstat(struct client *c, int argc, const struct resp_arg *argv)
         WORKER_STATS(X)
 #undef X
     }
+    atomic_store(&server.stat_rejected_connections, 0);
     store_reset_stats(server.store);
     commands_reset_stats();
     reply_ok(c);

@@ -283,7 +283,9 @@ section_stats(struct resp_buf *b)
     info_add(b, "instantaneous_ops_per_sec:%llu", (unsigned long long)ops_per_sec());
     info_add(b, "total_net_input_bytes:%llu", (unsigned long long)ws.total_net_input_bytes);
     info_add(b, "total_net_output_bytes:%llu", (unsigned long long)ws.total_net_output_bytes);
-    info_add(b, "rejected_connections:%llu", (unsigned long long)ws.rejected_connections);
+    info_add(b, "rejected_connections:%llu",
+             (unsigned long long)atomic_load_explicit(&server.stat_rejected_connections,
+                                                      memory_order_relaxed));
     info_add(b, "expired_keys:%llu", (unsigned long long)ss.expired_keys);
     info_add(b, "evicted_keys:%llu", (unsigned long long)ss.evicted_keys);
     info_add(b, "keyspace_hits:%llu", (unsigned long long)ws.keyspace_hits);

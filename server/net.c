@@ -139,7 +139,7 @@ client_create(struct worker *w, int fd, bool bus)
     c->proto = RESP2;
     c->ctime_ms = now_ms();
     atomic_store(&c->last_ms, c->ctime_ms);
-    c->last_cmd = "NULL";
+    atomic_store_explicit(&c->last_cmd, "NULL", memory_order_relaxed);
     c->rd = resp_reader_create(NULL);
     c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
@@ -525,8 +525,30 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 /* Send what is queued and arm the write event if the socket is full. Never
  * frees the client: returns false when it is finished (closed by a limit, a
  * write error, QUIT or a kill) and the caller must free it. */
+static bool client_flush_inner(struct client *c);
+
+void
+client_publish(struct client *c)
+{
+    atomic_store_explicit(&c->pub.qbuf, resp_buf_pending(&c->in), memory_order_relaxed);
+    atomic_store_explicit(&c->pub.qbuf_free, c->in.cap - c->in.len, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.qcap, c->in.cap, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.obuf, resp_buf_pending(&c->out), memory_order_relaxed);
+    atomic_store_explicit(&c->pub.ocap, c->out.cap, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.proto, (int)c->proto, memory_order_relaxed);
+}
+
 static bool
 client_flush(struct client *c)
+{
+    bool alive = client_flush_inner(c);
+
+    client_publish(c); /* every round of reading and writing ends here */
+    return alive;
+}
+
+static bool
+client_flush_inner(struct client *c)
 {
     struct worker *w = c->w;
 
@@ -703,7 +725,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
             (void)r;
             close(fd);
             atomic_fetch_sub(&server.nclients, 1);
-            STAT_INC(&server.workers[0], rejected_connections);
+            atomic_fetch_add_explicit(&server.stat_rejected_connections, 1,
+                                      memory_order_relaxed);
             continue;
         }
         if (ka > 0) {
