@@ -2002,7 +2002,9 @@ rebuild(struct tier *t, int64_t now_ms)
         }
     }
     closedir(d);
-    qsort(ids, nids, sizeof *ids, cmp_u64);
+    if (nids > 1) {
+        qsort(ids, nids, sizeof *ids, cmp_u64); /* ids is NULL when there are none */
+    }
     for (size_t i = 0; i < nids; i++) {
         char path[1200];
         struct seg_scan_stats ss;
