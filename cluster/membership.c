@@ -326,6 +326,10 @@ mbr_msg_decode(const struct resp_arg *argv, size_t argc, struct mbr_msg *msg,
     enum mbr_msg_type type = 0;
     size_t fixed, n;
 
+    /* Whatever the outcome, msg->records is the caller's buffer: a caller
+     * that frees msg->records after a failure frees recs, never NULL. */
+    memset(msg, 0, sizeof *msg);
+    msg->records = recs;
     if (argv == NULL || argc == 0) {
         return MBR_EPROTO;
     }
@@ -348,7 +352,6 @@ mbr_msg_decode(const struct resp_arg *argv, size_t argc, struct mbr_msg *msg,
     if (n > MBR_MAX_RECORDS || n > cap) {
         return MBR_ETOOBIG;
     }
-    memset(msg, 0, sizeof *msg);
     msg->type = type;
     if (fixed == 3) {
         if (!parse_u64(argv[1].p, argv[1].len, &msg->seq) ||
@@ -366,7 +369,6 @@ mbr_msg_decode(const struct resp_arg *argv, size_t argc, struct mbr_msg *msg,
         return MBR_EPROTO;
     }
     msg->nrecords = n;
-    msg->records = recs;
     return MBR_OK;
 }
 

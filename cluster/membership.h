@@ -173,8 +173,10 @@ enum mbr_status mbr_msg_encode(const struct mbr_msg *msg,
                                struct resp_arg *argv, size_t argv_cap,
                                char *buf, size_t buf_cap, size_t *argc);
 
-/* Decode argv[0..argc) into msg, copying into recs[0..cap): on MBR_OK
- * msg->records == recs, and nothing borrows from argv. Never allocates.
+/* Decode argv[0..argc) into msg, copying into recs[0..cap): whatever the
+ * outcome msg->records == recs (so a caller may free msg->records after a
+ * failure), on MBR_OK nothing borrows from argv, and on failure
+ * msg->nrecords is 0. Never allocates.
  * MBR_EPROTO for anything malformed (unknown name, wrong arity, a bad id,
  * address, port, state or number, a first record that is not a live
  * sender); MBR_ETOOBIG for more than cap or MBR_MAX_RECORDS records. */

@@ -384,7 +384,9 @@ parse_bulks(struct resp_reader *rd, const char *buf, size_t len,
     while (rd->remaining > 0) {
         if (rd->bulklen < 0) {
             long long n;
-            size_t cr = buf[rd->pos] == '$' && rd->scan == rd->pos
+            /* pos == len when the last part ended the buffer: no header
+             * byte to look at yet */
+            size_t cr = rd->pos < len && buf[rd->pos] == '$' && rd->scan == rd->pos
                             ? fast_header(buf, rd->pos, len, &n) : NOT_FOUND;
 
             if (cr != NOT_FOUND && cr + 2 <= len &&

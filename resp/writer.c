@@ -52,15 +52,17 @@ resp_buf_deinit(struct resp_buf *b)
     resp_buf_init(b);
 }
 
+/* Room for `more` bytes after len, or NULL (the buffer unchanged but for
+ * its unsent bytes moved to the front) when it cannot be had. */
 static char *
-reserve_slow(struct resp_buf *b, size_t more)
+try_grow(struct resp_buf *b, size_t more)
 {
     size_t pending = b->len - b->pos;
     size_t need, cap;
     char *data;
 
     if (more > SIZE_MAX - pending) {
-        die("reply too large", more);
+        return NULL;
     }
     need = pending + more;
 
@@ -74,6 +76,9 @@ reserve_slow(struct resp_buf *b, size_t more)
             return b->data + b->len;
         }
     }
+    if (b->data != NULL && need <= b->cap) {
+        return b->data + b->len;
+    }
 
     /* Doubling keeps appends amortised O(1) for replies built in pieces. */
     cap = b->cap ? b->cap : BUF_MIN_CAP;
@@ -82,11 +87,22 @@ reserve_slow(struct resp_buf *b, size_t more)
     }
     data = realloc(b->data, cap);
     if (data == NULL) {
-        die("out of memory", cap);
+        return NULL;
     }
     b->data = data;
     b->cap = cap;
     return b->data + b->len;
+}
+
+static char *
+reserve_slow(struct resp_buf *b, size_t more)
+{
+    char *p = try_grow(b, more);
+
+    if (p == NULL) {
+        die(more > SIZE_MAX - (b->len - b->pos) ? "reply too large" : "out of memory", more);
+    }
+    return p;
 }
 
 /* The common case is a buffer with room: keep it to one compare. */
@@ -107,6 +123,15 @@ resp_buf_reserve(struct resp_buf *b, size_t more)
         return reserve_slow(b, more);
     }
     return room(b, more);
+}
+
+char *
+resp_buf_try_reserve(struct resp_buf *b, size_t more)
+{
+    if (b->data != NULL && b->cap - b->len >= more) {
+        return b->data + b->len;
+    }
+    return try_grow(b, more);
 }
 
 void

@@ -7,7 +7,8 @@
  * double a bulk string, a null a $-1 or *-1).
  *
  * Allocation failure aborts the process, as Redis's zmalloc does: a reply
- * that cannot be built has no useful error path.
+ * that cannot be built has no useful error path (resp_buf_try_reserve is
+ * the exception, for input a peer controls).
  */
 #ifndef RESP_WRITER_H
 #define RESP_WRITER_H
@@ -34,6 +35,10 @@ resp_buf_pending(const struct resp_buf *b)
 
 /* Make room for at least `more` bytes after len; returns data + len. */
 char *resp_buf_reserve(struct resp_buf *b, size_t more);
+/* The same, but NULL instead of an abort when the memory cannot be had (the
+ * pending bytes are kept): for buffers a peer makes grow, such as a query
+ * buffer, where running out is the client's error, not the server's end. */
+char *resp_buf_try_reserve(struct resp_buf *b, size_t more);
 /* Drop n bytes from the front (n <= pending). Resets to empty when drained. */
 void resp_buf_consume(struct resp_buf *b, size_t n);
 /* Release memory above `keep` bytes of capacity when the buffer is empty. */

@@ -71,17 +71,23 @@ password_equal(const char *a, size_t alen, const char *b, size_t blen)
 static bool
 authenticate(struct client *c, const struct resp_arg *user, const struct resp_arg *pass)
 {
-    char req[512];
+    char *req;
+    bool ok;
 
-    config_str(OPT_REQUIREPASS, req, sizeof req);
     if (user != NULL && !arg_is(user, "default")) {
         return false;
     }
-    if (req[0] == '\0' || password_equal(pass->p, pass->len, req, strlen(req))) {
-        c->authed = true;
-        return true;
+    /* the whole secret, whatever its length */
+    req = config_str_dup(OPT_REQUIREPASS);
+    if (req == NULL) {
+        return false;
     }
-    return false;
+    ok = req[0] == '\0' || password_equal(pass->p, pass->len, req, strlen(req));
+    free(req);
+    if (ok) {
+        c->authed = true;
+    }
+    return ok;
 }
 
 void
@@ -281,12 +287,32 @@ is_client_type(const struct resp_arg *a)
            arg_is(a, "slave") || arg_is(a, "pubsub");
 }
 
-/* One CLIENT LIST line, in Redis 7's field order. Caller holds clients_lock. */
+/* One CLIENT LIST line, in Redis 7's field order, as client c (the caller)
+ * sees t. Caller holds clients_lock. t's buffers belong to t's worker: read
+ * them only on that worker, else what it last published. */
 static void
-client_info_line(const struct client *t, int64_t now, char *buf, size_t cap)
+client_info_line(const struct client *c, const struct client *t, int64_t now, char *buf,
+                 size_t cap)
 {
-    size_t qbuf = resp_buf_pending(&t->in), obuf = resp_buf_pending(&t->out);
-    size_t mem = sizeof *t + t->in.cap + t->out.cap;
+    size_t qbuf, qbuf_free, qcap, obuf, ocap, mem;
+    int proto;
+
+    if (t->w == c->w) {
+        qbuf = resp_buf_pending(&t->in);
+        qbuf_free = t->in.cap - t->in.len;
+        qcap = t->in.cap;
+        obuf = resp_buf_pending(&t->out);
+        ocap = t->out.cap;
+        proto = (int)t->proto;
+    } else {
+        qbuf = atomic_load_explicit(&t->pub.qbuf, memory_order_relaxed);
+        qbuf_free = atomic_load_explicit(&t->pub.qbuf_free, memory_order_relaxed);
+        qcap = atomic_load_explicit(&t->pub.qcap, memory_order_relaxed);
+        obuf = atomic_load_explicit(&t->pub.obuf, memory_order_relaxed);
+        ocap = atomic_load_explicit(&t->pub.ocap, memory_order_relaxed);
+        proto = atomic_load_explicit(&t->pub.proto, memory_order_relaxed);
+    }
+    mem = sizeof *t + qcap + ocap;
 
     snprintf(buf, cap,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
@@ -296,8 +322,8 @@ client_info_line(const struct client *t, int64_t now, char *buf, size_t cap)
              (unsigned long long)t->id, t->addr, t->laddr, t->fd, t->name ? t->name : "",
              (long long)((now - t->ctime_ms) / 1000),
              (long long)((now - atomic_load_explicit(&t->last_ms, memory_order_relaxed)) / 1000),
-             qbuf, t->in.cap - t->in.len, t->in.cap, qbuf, obuf, t->out.cap, mem,
-             obuf > 0 ? "w" : "", t->last_cmd, (int)t->proto,
+             qbuf, qbuf_free, qcap, qbuf, obuf, ocap, mem, obuf > 0 ? "w" : "",
+             atomic_load_explicit(&t->last_cmd, memory_order_relaxed), proto,
              t->lib_name ? t->lib_name : "", t->lib_ver ? t->lib_ver : "");
 }
 
@@ -309,7 +335,7 @@ cmd_client_info(struct client *c, int argc, const struct resp_arg *argv)
     (void)argc;
     (void)argv;
     pthread_mutex_lock(&server.clients_lock);
-    client_info_line(c, c->now_ms, line, sizeof line);
+    client_info_line(c, c, c->now_ms, line, sizeof line);
     pthread_mutex_unlock(&server.clients_lock);
     resp_add_verbatim(&c->out, c->proto, "txt", line, strlen(line));
 }
@@ -351,7 +377,7 @@ cmd_client_list(struct client *c, int argc, const struct resp_arg *argv)
             want = (uint64_t)ids[i] == t->id;
         }
         if (want) {
-            client_info_line(t, c->now_ms, line, sizeof line);
+            client_info_line(c, t, c->now_ms, line, sizeof line);
             resp_add_raw(&text, line, strlen(line));
         }
     }

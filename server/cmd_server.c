@@ -25,7 +25,6 @@ cmd_config_get(struct client *c, int argc, const struct resp_arg *argv)
     const struct resp_arg *as_given[OPT__COUNT] = { NULL };
     bool hit[OPT__COUNT] = { false };
     size_t n = 0;
-    char val[4096];
 
     for (int i = 2; i < argc; i++) {
         if (!is_glob(&argv[i])) {
@@ -53,8 +52,11 @@ cmd_config_get(struct client *c, int argc, const struct resp_arg *argv)
             } else {
                 resp_add_bulk_cstr(&c->out, config_name((enum config_id)id));
             }
-            config_format((enum config_id)id, val, sizeof val);
-            resp_add_bulk_cstr(&c->out, val);
+            /* whole: a STRING value (a secret) has no length limit */
+            char *val = config_format_dup((enum config_id)id);
+
+            resp_add_bulk_cstr(&c->out, val != NULL ? val : "");
+            free(val);
         }
     }
 }
@@ -66,7 +68,7 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
 {
     int ids[OPT__COUNT];
     int n = 0;
-    char err[512], val[4096], old[OPT__COUNT][256];
+    char err[512], *old[OPT__COUNT] = { NULL };
 
     if (argc % 2 != 0) {
         reply_error(c, ERR_SYNTAX);
@@ -89,18 +91,24 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
         }
         ids[n++] = id;
     }
+    /* Old values whole, so a failed SET puts a long secret back intact. */
     for (int j = 0; j < n; j++) {
-        config_format((enum config_id)ids[j], old[j], sizeof old[j]);
+        old[j] = config_format_dup((enum config_id)ids[j]);
+        if (old[j] == NULL) {
+            reply_error(c, ERR_INTERNAL);
+            goto out;
+        }
     }
     for (int j = 0; j < n; j++) {
         const struct resp_arg *v = &argv[3 + 2 * j];
+        char *val = NULL;
+        bool bad = memchr(v->p, '\0', v->len) != NULL || (val = strndup(v->p, v->len)) == NULL;
 
-        snprintf(val, sizeof val, "%.*s", (int)v->len, v->p);
-        if (v->len >= sizeof val || memchr(v->p, '\0', v->len) != NULL ||
-            config_set((enum config_id)ids[j], val, true, err, sizeof err) < 0) {
-            if (v->len >= sizeof val || memchr(v->p, '\0', v->len) != NULL) {
+        if (bad || config_set((enum config_id)ids[j], val, true, err, sizeof err) < 0) {
+            if (bad) {
                 snprintf(err, sizeof err, "argument is not a valid value");
             }
+            free(val);
             /* Put back what was already changed. */
             for (int k = 0; k < j; k++) {
                 char ignored[64];
@@ -108,10 +116,15 @@ cmd_config_set(struct client *c, int argc, const struct resp_arg *argv)
             }
             reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
                          (int)argv[2 + 2 * j].len, argv[2 + 2 * j].p, err);
-            return;
+            goto out;
         }
+        free(val);
     }
     reply_ok(c);
+out:
+    for (int j = 0; j < n; j++) {
+        free(old[j]);
+    }
 }
 
 void
@@ -124,6 +137,7 @@ cmd_config_resetstat(struct client *c, int argc, const struct resp_arg *argv)
         WORKER_STATS(X)
 #undef X
     }
+    atomic_store(&server.stat_rejected_connections, 0);
     store_reset_stats(server.store);
     commands_reset_stats();
     reply_ok(c);

@@ -686,7 +686,7 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     uint64_t errors = atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed);
-    c->last_cmd = cmd->name;
+    atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
     t0 = mono_us();
     cmd->fn(c, argc, argv);
     dt = mono_us() - t0;

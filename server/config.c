@@ -276,6 +276,11 @@ config_set(enum config_id id, const char *value, bool runtime, char *err,
     if (o->type == OPT_STRING) {
         char *copy = strdup(value), *old;
 
+        if (copy == NULL) {
+            /* never NULL: that would read as "" and turn requirepass off */
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         pthread_mutex_lock(&str_lock);
         old = o->str;
         o->str = copy;
@@ -362,6 +367,17 @@ config_str(enum config_id id, char *buf, size_t cap)
     pthread_mutex_unlock(&str_lock);
 }
 
+char *
+config_str_dup(enum config_id id)
+{
+    char *copy;
+
+    pthread_mutex_lock(&str_lock);
+    copy = strdup(opts[id].str != NULL ? opts[id].str : "");
+    pthread_mutex_unlock(&str_lock);
+    return copy;
+}
+
 void
 config_cobl_normal(unsigned long long *hard, unsigned long long *soft,
                    long long *seconds)
@@ -403,12 +419,25 @@ config_format(enum config_id id, char *buf, size_t cap)
     }
 }
 
+char *
+config_format_dup(enum config_id id)
+{
+    char buf[512];
+
+    if (opts[id].type == OPT_STRING) {
+        return config_str_dup(id);
+    }
+    config_format(id, buf, sizeof buf);
+    return strdup(buf);
+}
+
 /* Apply one directive line, already split. */
 static int
 apply_line(struct resp_arg *args, int argc, char *reason, size_t rlen)
 {
-    int id;
-    char value[4096];
+    int id, rc;
+    char *value;
+    size_t n = 0, total = 1;
 
     if (argc == 0) {
         return 0;
@@ -420,12 +449,15 @@ apply_line(struct resp_arg *args, int argc, char *reason, size_t rlen)
         snprintf(reason, rlen, "Bad directive or wrong number of arguments");
         return -1;
     }
-    size_t n = 0;
     for (int i = 1; i < argc; i++) {
-        if (n + args[i].len + 2 > sizeof value) {
-            snprintf(reason, rlen, "argument too long");
-            return -1;
-        }
+        total += args[i].len + 1;
+    }
+    value = malloc(total);
+    if (value == NULL) {
+        snprintf(reason, rlen, "out of memory");
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
         if (i > 1) {
             value[n++] = ' ';
         }
@@ -435,9 +467,12 @@ apply_line(struct resp_arg *args, int argc, char *reason, size_t rlen)
     value[n] = '\0';
     if (memchr(value, '\0', n) != NULL) {
         snprintf(reason, rlen, "argument contains a NUL byte");
-        return -1;
+        rc = -1;
+    } else {
+        rc = config_set((enum config_id)id, value, false, reason, rlen);
     }
-    return config_set((enum config_id)id, value, false, reason, rlen);
+    free(value);
+    return rc;
 }
 
 static int

@@ -112,8 +112,13 @@ bool config_mutable(enum config_id id);
 long long config_num(enum config_id id);       /* BOOL, INT, BYTES, ENUM */
 /* Copy of a STRING or COBL value into buf (truncated to cap). */
 void config_str(enum config_id id, char *buf, size_t cap);
+/* The whole STRING value, however long (secrets have no length limit):
+ * malloc'd, the caller frees it; NULL if out of memory. */
+char *config_str_dup(enum config_id id);
 /* The value as CONFIG GET shows it. */
 void config_format(enum config_id id, char *buf, size_t cap);
+/* The same, whole and malloc'd (the caller frees it); NULL if out of memory. */
+char *config_format_dup(enum config_id id);
 
 /* client-output-buffer-limit for the "normal" class. */
 void config_cobl_normal(unsigned long long *hard, unsigned long long *soft,

@@ -28,6 +28,8 @@
 #define ERR_NO_SUCH_CLIENT  "ERR No such client"
 #define ERR_CLIENT_NAME     "ERR Client names cannot contain spaces, newlines or special characters."
 #define ERR_INTERNAL        "ERR internal error"
+/* ours: Redis aborts instead */
+#define ERR_QUERY_NOMEM     "ERR out of memory for the query buffer"
 #define ERR_SHUTDOWN_NOSAVE "ERR Errors trying to SHUTDOWN. Check logs."
 
 /* Formats. */

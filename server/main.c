@@ -108,8 +108,13 @@ main(int argc, char **argv)
     struct tier *tier = NULL;
 
     if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+#ifdef RC_SANITIZERS
+        printf("ringcache-server v=%s (Redis protocol %s) malloc=libc (ASan+UBSan)\n",
+               RINGCACHE_VERSION, REDIS_COMPAT_VERSION);
+#else
         printf("ringcache-server v=%s (Redis protocol %s) malloc=jemalloc\n",
                RINGCACHE_VERSION, REDIS_COMPAT_VERSION);
+#endif
         return 0;
     }
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {

@@ -139,7 +139,7 @@ client_create(struct worker *w, int fd, bool bus)
     c->proto = RESP2;
     c->ctime_ms = now_ms();
     atomic_store(&c->last_ms, c->ctime_ms);
-    c->last_cmd = "NULL";
+    atomic_store_explicit(&c->last_cmd, "NULL", memory_order_relaxed);
     c->rd = resp_reader_create(NULL);
     c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
     c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
@@ -422,10 +422,10 @@ client_process_input(struct client *c)
                                                resp_buf_pending(&c->in), &req,
                                                &used, &hint);
         if (st == RESP_AGAIN) {
-            if (hint > resp_buf_pending(&c->in)) {
-                /* Size the buffer once for a large argument still arriving. */
-                resp_buf_reserve(&c->in, hint - resp_buf_pending(&c->in));
-            }
+            /* No reservation for the rest of an announced bulk: the buffer
+             * grows (doubling) with the bytes that arrive, so a header alone
+             * costs nothing, whatever length it announces. */
+            (void)hint;
             break;
         }
         if (st != RESP_OK) {
@@ -453,6 +453,27 @@ client_process_input(struct client *c)
     buf_return(&c->in, &w->spare_in);
 }
 
+/* The query buffer could not grow: the client gets an error and is closed,
+ * and the server goes on. */
+static void
+client_query_nomem(struct client *c)
+{
+    struct worker *w = c->w;
+
+    log_msg(LOG_WARNING, "Closing client whose query buffer could not grow: "
+            "id=%llu addr=%s qbuf=%zu", (unsigned long long)c->id, c->addr,
+            resp_buf_pending(&c->in));
+    resp_buf_deinit(&c->in);
+    pause_reading(c);
+    if (c->slots != NULL) {
+        c->flags |= CLIENT_CLOSE_ASAP; /* an error now would jump the queue */
+        return;
+    }
+    buf_borrow(&c->out, &w->spare_out);
+    reply_error(c, ERR_QUERY_NOMEM);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
 static void
 client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -464,7 +485,13 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     buf_borrow(&c->in, &w->spare_in);
-    resp_buf_reserve(&c->in, READ_CHUNK);
+    if (resp_buf_try_reserve(&c->in, READ_CHUNK) == NULL) {
+        client_query_nomem(c);
+        if (!client_flush(c)) {
+            client_free(c);
+        }
+        return;
+    }
     room = c->in.cap - c->in.len;
     n = read(fd, c->in.data + c->in.len, room);
     if (n <= 0) {
@@ -498,8 +525,30 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 /* Send what is queued and arm the write event if the socket is full. Never
  * frees the client: returns false when it is finished (closed by a limit, a
  * write error, QUIT or a kill) and the caller must free it. */
+static bool client_flush_inner(struct client *c);
+
+void
+client_publish(struct client *c)
+{
+    atomic_store_explicit(&c->pub.qbuf, resp_buf_pending(&c->in), memory_order_relaxed);
+    atomic_store_explicit(&c->pub.qbuf_free, c->in.cap - c->in.len, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.qcap, c->in.cap, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.obuf, resp_buf_pending(&c->out), memory_order_relaxed);
+    atomic_store_explicit(&c->pub.ocap, c->out.cap, memory_order_relaxed);
+    atomic_store_explicit(&c->pub.proto, (int)c->proto, memory_order_relaxed);
+}
+
 static bool
 client_flush(struct client *c)
+{
+    bool alive = client_flush_inner(c);
+
+    client_publish(c); /* every round of reading and writing ends here */
+    return alive;
+}
+
+static bool
+client_flush_inner(struct client *c)
 {
     struct worker *w = c->w;
 
@@ -676,7 +725,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
             (void)r;
             close(fd);
             atomic_fetch_sub(&server.nclients, 1);
-            STAT_INC(&server.workers[0], rejected_connections);
+            atomic_fetch_add_explicit(&server.stat_rejected_connections, 1,
+                                      memory_order_relaxed);
             continue;
         }
         if (ka > 0) {

@@ -30,13 +30,14 @@ struct store;
 #define REDIS_COMPAT_VERSION "7.0.15"
 
 /* Counters a worker bumps without atomic read-modify-write (it is their only
- * writer); INFO sums them with relaxed loads. */
+ * writer, but for CONFIG RESETSTAT's zeroing); INFO sums them with relaxed
+ * loads. Counters another thread bumps (rejected_connections, the acceptor's)
+ * live in struct server instead. */
 #define WORKER_STATS(X)                                                        \
     X(total_connections_received, "connections accepted")                      \
     X(total_commands_processed, "commands executed")                          \
     X(total_net_input_bytes, "bytes read from clients")                       \
     X(total_net_output_bytes, "bytes written to clients")                     \
-    X(rejected_connections, "connections refused at maxclients")              \
     X(keyspace_hits, "reads that found their key")                            \
     X(keyspace_misses, "reads that did not")                                  \
     X(total_error_replies, "error replies sent")                              \
@@ -128,7 +129,17 @@ struct client {
     int64_t ctime_ms;
     _Atomic int64_t last_ms;      /* last interaction, for timeout and idle */
     int64_t obuf_soft_since_ms;   /* when the soft output limit was first hit */
-    const char *last_cmd;         /* static name of the last command */
+    /* Static name of the last command: written by the owner (relaxed),
+     * read by CLIENT LIST on any thread. */
+    _Atomic(const char *) last_cmd;
+    /* CLIENT LIST's view of the buffers and protocol, for threads other
+     * than the owner: the owner publishes them after each round of reading,
+     * running and writing (net.c, client_publish), others read them
+     * relaxed, never the buffers themselves. */
+    struct {
+        _Atomic size_t qbuf, qbuf_free, qcap, obuf, ocap;
+        _Atomic int proto;
+    } pub;
     char addr[64], laddr[64];
     char *name, *lib_name, *lib_ver; /* guarded by server.clients_lock */
     struct client *prev, *next;   /* worker list */
@@ -164,6 +175,9 @@ struct server {
     pthread_mutex_t clients_lock;
     struct client *clients;       /* global list for CLIENT LIST / KILL */
     _Atomic uint64_t stat_expired_reset, stat_evicted_reset;
+    /* connections refused at maxclients: bumped by the acceptor (main
+     * thread), zeroed by CONFIG RESETSTAT on a worker */
+    _Atomic uint64_t stat_rejected_connections;
 };
 
 extern struct server server;
@@ -174,6 +188,8 @@ void net_run(void);         /* main loop until shutdown */
 void net_teardown(void);    /* stop workers, close everything */
 void net_request_shutdown(void);
 int64_t now_ms(void);       /* CLOCK_REALTIME in ms */
+/* Publish c's buffer sizes and protocol for CLIENT LIST (owner only). */
+void client_publish(struct client *c);
 int64_t mono_us(void);      /* CLOCK_MONOTONIC in us */
 void random_hex_id(char out[41]); /* 40 random hex chars: run and node ids */
 /* One "field:value" line of INFO text (info.c). */

@@ -160,6 +160,7 @@ struct tier {
     struct {
         _Atomic uint64_t raw_written, disk_written, records_written,
             blocks_written, reads, queue_hits, promotions, clean, refused,
+            refused_full, refused_failing, refused_too_big,
             evicted, expired, reclaimed, compacted, rewritten, tombstones,
             read_errors, write_errors, bad_blocks, bad_records, torn,
             unreadable, rebuilt, rebuild_ms, read_ns;
@@ -424,10 +425,12 @@ tier_put(struct tier *t, uint64_t hash, struct item *it, bool wait)
     pthread_mutex_unlock(&p->lock);
     if (!wait && atomic_load_explicit(&t->failed_flag, memory_order_relaxed) > mono_ms()) {
         CNT(t, refused, 1);
+        CNT(t, refused_failing, 1);
         return TIER_PUT_REFUSED;
     }
     if ((uint64_t)it->klen + it->vlen + SEG_REC_HDR_SIZE > SEG_BLOCK_MAX_ULEN) {
         CNT(t, refused, 1);
+        CNT(t, refused_too_big, 1);
         return TIER_PUT_REFUSED;
     }
     n = malloc(sizeof *n);
@@ -437,11 +440,15 @@ tier_put(struct tier *t, uint64_t hash, struct item *it, bool wait)
     }
     bytes = (uint32_t)(sizeof *n + sizeof *it + it->klen + it->vlen);
     pthread_mutex_lock(&t->qlock);
-    while (t->q_items >= RING - 1 || t->q_bytes + bytes > t->queue_cap) {
+    /* An item larger than the whole queue goes in alone, when the queue is
+     * empty: otherwise it could never be spilled (and a waiting put would
+     * wait forever). The queue then holds at most the cap plus one item. */
+    while (t->q_items >= RING - 1 || (t->q_bytes + bytes > t->queue_cap && t->q_bytes > 0)) {
         if (!wait || t->stop) {
             pthread_mutex_unlock(&t->qlock);
             free(n);
             CNT(t, refused, 1);
+            CNT(t, refused_full, 1);
             return TIER_PUT_REFUSED;
         }
         pthread_cond_wait(&t->roomcond, &t->qlock);
@@ -1995,7 +2002,9 @@ rebuild(struct tier *t, int64_t now_ms)
         }
     }
     closedir(d);
-    qsort(ids, nids, sizeof *ids, cmp_u64);
+    if (nids > 1) {
+        qsort(ids, nids, sizeof *ids, cmp_u64); /* ids is NULL when there are none */
+    }
     for (size_t i = 0; i < nids; i++) {
         char path[1200];
         struct seg_scan_stats ss;
@@ -2328,6 +2337,9 @@ tier_stats(struct tier *t, struct tier_stats *o)
     o->promotions = atomic_load(&t->c.promotions);
     o->clean_evictions = atomic_load(&t->c.clean);
     o->refused = atomic_load(&t->c.refused);
+    o->refused_full = atomic_load(&t->c.refused_full);
+    o->refused_failing = atomic_load(&t->c.refused_failing);
+    o->refused_too_big = atomic_load(&t->c.refused_too_big);
     o->evicted = atomic_load(&t->c.evicted);
     o->expired = atomic_load(&t->c.expired);
     o->reclaimed_segments = atomic_load(&t->c.reclaimed);

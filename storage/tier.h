@@ -68,8 +68,12 @@ enum tier_put_result {
     TIER_PUT_CLEAN = 1,   /* the disk already holds this exact item */
     TIER_PUT_REFUSED = -1 /* queue full or disk failing: evict it plainly */
 };
-/* Hand an item being evicted to the tier. With wait, blocks for queue room
- * instead of refusing (shutdown flush only). */
+/* Hand an item being evicted to the tier. An item fits when the queue's
+ * bytes stay within its cap, or when the queue is empty (so an item larger
+ * than the cap is queued alone); otherwise, without wait, it is refused
+ * (counted in refused and refused_full) and the caller evicts it plainly.
+ * With wait, blocks for room instead (shutdown flush only): it always ends,
+ * since the writer empties the queue. */
 enum tier_put_result tier_put(struct tier *t, uint64_t hash, struct item *it,
                               bool wait);
 
@@ -181,7 +185,10 @@ struct tier_stats {
     uint64_t queue_hits;        /* reads served from the write queue */
     uint64_t promotions;
     uint64_t clean_evictions;   /* evicted again without a write */
-    uint64_t refused;           /* evictions the tier could not take */
+    uint64_t refused;           /* evictions the tier could not take: */
+    uint64_t refused_full;      /*  the queue stayed full (see tier_put) */
+    uint64_t refused_failing;   /*  within 1 s of a write error */
+    uint64_t refused_too_big;   /*  larger than a block can hold (600 MiB) */
     uint64_t evicted;           /* cold keys dropped by reclaim */
     uint64_t expired;           /* cold keys found expired */
     uint64_t reclaimed_segments;

@@ -8,6 +8,7 @@
 #include "tests/integration/harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define PASS "s3cret"
@@ -241,4 +242,55 @@ Test(auth, without_requirepass_auth_is_an_error_and_hello_auth_accepts_default)
     r = harness_cmd(rc, "HELLO 2 AUTH default anything");
     cr_assert(eq(int, r->type, REDIS_REPLY_ARRAY));
     freeReplyObject(r);
+}
+
+/* A password of n bytes, different at every position. */
+static char *
+long_password(size_t n, char seed)
+{
+    char *p = malloc(n + 1);
+
+    cr_assert(not(eq(ptr, p, NULL)));
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (char)('a' + (i * 7 + (size_t)seed) % 26);
+    }
+    p[n] = '\0';
+    return p;
+}
+
+/* Secrets have no length limit: a long requirepass, given at start or set at
+ * run time, is compared whole (not its first 511 bytes), shown whole by
+ * CONFIG GET and put back whole when a CONFIG SET fails. */
+Test(auth, a_password_of_600_bytes_or_more_is_used_whole)
+{
+    char *pass = long_password(600, 1), *next = long_password(3000, 2);
+    redisContext *c2;
+    redisReply *r;
+
+    harness_teardown();
+    harness_setup_with("--requirepass", pass, NULL);
+    expect_error(rc, WRONGPASS, "AUTH %b", pass, (size_t)511);
+    expect_error(rc, WRONGPASS, "AUTH %b", pass, (size_t)599);
+    expect_ok(rc, "AUTH %s", pass);
+
+    expect_ok(rc, "CONFIG SET requirepass %s", next);
+    r = harness_cmd(rc, "CONFIG GET requirepass");
+    expect_bulks(r, "requirepass", next);
+    freeReplyObject(r);
+    c2 = harness_connect(srv);
+    expect_error(c2, WRONGPASS, "AUTH %b", next, (size_t)2999);
+    expect_error(c2, WRONGPASS, "AUTH %b", next, (size_t)511);
+    expect_ok(c2, "AUTH %s", next);
+    redisFree(c2);
+
+    /* a failed CONFIG SET puts the old password back, whole */
+    r = harness_cmd(rc, "CONFIG SET requirepass short maxmemory notanumber");
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    freeReplyObject(r);
+    c2 = harness_connect(srv);
+    expect_error(c2, WRONGPASS, "AUTH short");
+    expect_ok(c2, "AUTH %s", next);
+    redisFree(c2);
+    free(pass);
+    free(next);
 }

@@ -446,3 +446,80 @@ Test(disk_tier, cold_reads_off_the_loop_keep_order_and_survive_disconnects)
     cr_assert(harness_exited_zero(harness_server_stop(&s)));
     remove_dir();
 }
+
+/* A value larger than the whole write queue (4 MiB at maxmemory 0): SHUTDOWN
+ * writes it out and exits, and the restarted server serves it. */
+Test(disk_tier, shutdown_spills_a_value_larger_than_the_write_queue_and_exits)
+{
+    enum { BIG = 5 << 20 };
+    char *big = malloc(BIG);
+    struct harness_server *s;
+    redisContext *c;
+    redisReply *r;
+
+    cr_assert(not(eq(ptr, big, NULL)));
+    for (size_t i = 0; i < BIG; i++) {
+        big[i] = (char)('a' + (mix(i / 64) % 26));
+    }
+    make_dir();
+    s = harness_server_start("--dir", dir, "--disk-tier", "yes", NULL);
+    c = harness_connect(s);
+    r = harness_cmd(c, "SET big %b", big, (size_t)BIG);
+    cr_assert(eq(int, r->type, REDIS_REPLY_STATUS));
+    freeReplyObject(r);
+    r = redisCommand(c, "SHUTDOWN");
+    cr_assert(eq(ptr, r, NULL), "SHUTDOWN replied");
+    cr_assert(harness_server_wait_exit(s, 10000), "SHUTDOWN finishes");
+    cr_assert(harness_exited_zero(s->exit_status));
+    redisFree(c);
+    harness_server_stop(&s);
+
+    s = harness_server_start("--dir", dir, "--disk-tier", "yes", NULL);
+    c = harness_connect(s);
+    r = harness_cmd(c, "GET big");
+    cr_assert(eq(int, r->type, REDIS_REPLY_STRING), "the big value survived the restart");
+    cr_assert(eq(sz, r->len, (size_t)BIG));
+    cr_assert(eq(int, memcmp(r->str, big, BIG), 0));
+    freeReplyObject(r);
+    redisFree(c);
+    harness_server_stop(&s);
+    remove_dir();
+    free(big);
+}
+
+/* Evicting a value larger than the write queue spills it (it goes in alone
+ * when the queue is empty) instead of dropping it. */
+Test(disk_tier, eviction_spills_a_value_larger_than_the_write_queue)
+{
+    enum { BIG = 5 << 20 };
+    char *big = malloc(BIG);
+    struct harness_server *s;
+    redisContext *c;
+    redisReply *r;
+
+    cr_assert(not(eq(ptr, big, NULL)));
+    memset(big, 'x', BIG);
+    make_dir();
+    s = harness_server_start("--dir", dir, "--disk-tier", "yes", "--maxmemory", "7mb", NULL);
+    c = harness_connect(s);
+    big[0] = '1';
+    r = harness_cmd(c, "SET big1 %b", big, (size_t)BIG);
+    cr_assert(eq(int, r->type, REDIS_REPLY_STATUS));
+    freeReplyObject(r);
+    big[0] = '2';
+    r = harness_cmd(c, "SET big2 %b", big, (size_t)BIG); /* evicts big1 */
+    cr_assert(eq(int, r->type, REDIS_REPLY_STATUS));
+    freeReplyObject(r);
+    cr_assert(eq(i64, harness_info_ll(c, "stats", "evicted_keys"), 0), "nothing dropped");
+    cr_assert(eq(i64, harness_info_ll(c, "storage", "disk_refused"), 0));
+    r = harness_cmd(c, "GET big1");
+    big[0] = '1';
+    cr_assert(eq(int, r->type, REDIS_REPLY_STRING), "big1 was spilled, not dropped");
+    cr_assert(eq(sz, r->len, (size_t)BIG));
+    cr_assert(eq(int, memcmp(r->str, big, BIG), 0));
+    freeReplyObject(r);
+    redisFree(c);
+    harness_server_stop(&s);
+    remove_dir();
+    free(big);
+}

@@ -772,7 +772,9 @@ Test(keys, memory_usage_grows_with_the_value)
     big_usage = memory_usage("big");
     cr_assert(small_usage > 10, "MEMORY USAGE small = %lld", small_usage);
     cr_assert(big_usage >= 10000, "MEMORY USAGE big = %lld", big_usage);
-    cr_assert(big_usage - small_usage >= 9990, "small %lld, big %lld", small_usage, big_usage);
+    /* 9990 more value bytes, 2 fewer key bytes: 9988 with an exact allocator
+     * (the sanitizer build's), more with jemalloc's size classes */
+    cr_assert(big_usage - small_usage >= 9988, "small %lld, big %lld", small_usage, big_usage);
     free(big);
 }
 

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -596,4 +597,111 @@ Test(limits, lowering_maxmemory_at_run_time_evicts_on_the_next_write)
     freeReplyObject(r);
     cr_assert(after < before / 2, "DBSIZE %lld after lowering maxmemory", after);
     cr_assert(harness_info_ll(rc, "memory", "used_memory_dataset") <= (1 << 20) + 64 * 1024);
+}
+
+/* The server's virtual size in bytes (VmSize), which counts memory reserved
+ * but never touched, unlike RSS. */
+static long long
+server_vmsize(const struct harness_server *s)
+{
+    char path[64], line[256];
+    long long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+    f = fopen(path, "r");
+    cr_assert(not(eq(ptr, f, NULL)));
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmSize: %lld kB", &kb) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    cr_assert(gt(i64, kb, 0));
+    return kb * 1024;
+}
+
+/* Cap the server's address space at what it has now plus extra, so that a
+ * reservation it should not make fails inside it (where the kernel's
+ * overcommit would otherwise grant it). False under the sanitizers, whose
+ * shadow mappings make the address space meaningless. */
+static bool
+cap_address_space(const struct harness_server *s, long long extra)
+{
+    long long vm = server_vmsize(s);
+    struct rlimit rl;
+
+    if (vm > (1ll << 40)) {
+        return false;
+    }
+    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm + extra);
+    cr_assert(eq(int, prlimit(s->pid, RLIMIT_AS, &rl, NULL), 0), "prlimit: %s", strerror(errno));
+    return true;
+}
+
+/* A 20-byte header announcing a 400 MB bulk costs the server nothing until
+ * the bytes arrive: eight of them neither grow it nor stop it. */
+Test(limits, announcing_huge_bulks_reserves_nothing_ahead_of_the_data)
+{
+    enum { CONNS = 8 };
+    static const char hdr[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\nsome data";
+    int fds[CONNS];
+    long long before;
+
+    harness_setup_with("--proto-max-bulk-len", "1gb", NULL);
+    before = server_vmsize(srv);
+    cap_address_space(srv, 1ll << 30); /* less than the 3.2 GB announced */
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = harness_raw_connect(srv);
+        harness_raw_send(fds[i], hdr, sizeof hdr - 1);
+    }
+    harness_sleep_ms(300);
+    expect_status(rc, "PONG", "PING");
+    cr_assert(not(harness_server_wait_exit(srv, 0)), "the server exited");
+    cr_assert(lt(i64, server_vmsize(srv) - before, 256ll << 20),
+              "the server reserved the announced bulks: VmSize grew by %lld bytes",
+              server_vmsize(srv) - before);
+    cr_assert(lt(i64, harness_server_rss(srv), 128ll << 20));
+    for (int i = 0; i < CONNS; i++) {
+        close(fds[i]);
+    }
+    expect_status(rc, "PONG", "PING");
+}
+
+/* When the query buffer cannot grow, the client gets an error and is
+ * closed; the server goes on serving the others. */
+Test(limits, a_query_buffer_that_cannot_grow_is_an_error_not_an_exit)
+{
+    static const char hdr[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n";
+    size_t chunk = 1 << 20;
+    char *junk = malloc(chunk), reply[256];
+    long long t0;
+    int fd;
+
+    harness_setup_with("--proto-max-bulk-len", "1gb", NULL);
+    if (!cap_address_space(srv, 200ll << 20)) {
+        free(junk);
+        cr_skip_test("the address space cannot be capped under the sanitizers");
+    }
+    memset(junk, 'x', chunk);
+    fd = harness_raw_connect(srv);
+    harness_raw_send(fd, hdr, sizeof hdr - 1);
+    t0 = harness_now_ms();
+    /* until the server gives up on the buffer (about 200 MB in) */
+    for (size_t sent = 0; sent < 400000000 && harness_now_ms() - t0 < 20000;) {
+        size_t n = send_some(fd, junk, chunk, 1000);
+
+        if (n < chunk) {
+            break;
+        }
+        sent += n;
+    }
+    cr_assert(not(harness_server_wait_exit(srv, 0)), "the server exited");
+    harness_raw_read_reply(fd, reply, sizeof reply);
+    cr_assert(eq(int, reply[0], '-'), "got %s", reply);
+    cr_assert(harness_raw_closed_within(fd, 3000));
+    close(fd);
+    expect_status(rc, "PONG", "PING");
+    expect_int(rc, 0, "EXISTS k");
+    free(junk);
 }

@@ -1641,6 +1641,41 @@ Test(membership, decode_refuses_a_message_cut_short_anywhere_but_between_records
     }
 }
 
+/* The bus allocates the records buffer, points msg.records at it and frees
+ * msg.records when decoding fails: a failed decode must leave it pointing at
+ * the caller's buffer (it used to zero it, leaking every malformed message's
+ * records). */
+Test(membership, a_failed_decode_leaves_records_pointing_at_the_callers_buffer)
+{
+    struct mbr_record recs[3];
+    size_t argc = sample_ping(recs);
+    struct mbr_msg got;
+
+    for (size_t n = 0; n < argc; n++) {
+        got.records = dec_recs;
+        if (mbr_msg_decode(enc_argv, n, &got, dec_recs, 16) != MBR_OK) {
+            cr_assert(eq(ptr, got.records, dec_recs), "cut to %zu arguments", n);
+        }
+    }
+    for (size_t i = 0; i < argc; i++) {
+        struct resp_arg saved = enc_argv[i];
+
+        enc_argv[i].p = "nope";
+        enc_argv[i].len = 4;
+        got.records = dec_recs;
+        if (mbr_msg_decode(enc_argv, argc, &got, dec_recs, 16) != MBR_OK) {
+            cr_assert(eq(ptr, got.records, dec_recs), "argument %zu = nope", i);
+        }
+        enc_argv[i] = saved;
+    }
+    got.records = dec_recs;
+    cr_assert(eq(int, mbr_msg_decode(enc_argv, argc, &got, dec_recs, 2), MBR_ETOOBIG));
+    cr_assert(eq(ptr, got.records, dec_recs));
+    got.records = NULL;
+    cr_assert(eq(int, mbr_msg_decode(NULL, 0, &got, dec_recs, 16), MBR_EPROTO));
+    cr_assert(eq(ptr, got.records, dec_recs), "whatever the outcome, records is recs");
+}
+
 Test(membership, decode_refuses_oversized_messages_without_allocating)
 {
     struct mbr_record recs[3];

@@ -8,6 +8,8 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "resp/reader.h"
 
@@ -229,6 +231,70 @@ Test(resp_reader, parses_every_sample_split_at_every_byte)
             cr_assert(eq(sz, used, s->len), "%s cut at %zu", s->name, k);
             assert_req(&req, s);
             free(whole);
+            resp_reader_destroy(&rd);
+        }
+    }
+}
+
+/* Bytes placed so that the last one ends a page and the next page is
+ * inaccessible: reading one byte past the buffer faults in any build, not
+ * only under the sanitizers. */
+struct guarded {
+    char *map;
+    size_t page;
+};
+
+static char *
+guarded_copy(struct guarded *g, const char *src, size_t n)
+{
+    g->page = (size_t)sysconf(_SC_PAGESIZE);
+    g->map = mmap(NULL, 2 * g->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(not(eq(ptr, g->map, MAP_FAILED)));
+    cr_assert(eq(int, mprotect(g->map + g->page, g->page, PROT_NONE), 0));
+    memcpy(g->map + g->page - n, src, n);
+    return g->map + g->page - n;
+}
+
+static void
+guarded_release(struct guarded *g)
+{
+    munmap(g->map, 2 * g->page);
+}
+
+/* A partial request whose last complete part (the count line, or a bulk)
+ * ends exactly at the end of the buffer: the reader must wait for more
+ * without touching the byte after the buffer (parse_bulks read buf[len]). */
+Test(resp_reader, never_reads_past_a_buffer_that_ends_between_parts_of_a_request)
+{
+    static const char *const cuts[] = {
+        "*2\r\n", "*2\r\n$3\r\nGET\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        struct resp_reader *rd = resp_reader_create(NULL);
+        struct guarded g;
+        struct resp_req req;
+        size_t used = 0, n = strlen(cuts[i]);
+        char *buf = guarded_copy(&g, cuts[i], n);
+
+        cr_assert(eq(int, resp_reader_next(rd, buf, n, &req, &used, NULL), RESP_AGAIN),
+                  "cut %zu", i);
+        guarded_release(&g);
+        resp_reader_destroy(&rd);
+    }
+    /* and every sample cut at every byte, in a guarded buffer */
+    for (size_t i = 0; i < NSAMPLES; i++) {
+        const struct sample *s = &samples[i];
+
+        for (size_t k = 1; k <= s->len; k++) {
+            struct resp_reader *rd = resp_reader_create(NULL);
+            struct guarded g;
+            struct resp_req req;
+            size_t used = 0;
+            char *buf = guarded_copy(&g, s->wire, k);
+
+            (void)resp_reader_next(rd, buf, k, &req, &used, NULL);
+            guarded_release(&g);
             resp_reader_destroy(&rd);
         }
     }
