@@ -161,6 +161,24 @@ coord_on_reply(struct coord *co, size_t from, bool ok, uint64_t version, struct 
 }
 
 size_t
+coord_on_slow(struct coord *co, struct coord_act *out)
+{
+    struct acts a = { out, 0 };
+
+    if (co->kind != COORD_READ || co->done) {
+        return 0;
+    }
+    for (size_t i = 0; i < co->n; i++) {
+        if (i != co->self && co->m[i].up && co->m[i].state == ST_IDLE) {
+            co->m[i].state = ST_SENT;
+            emit(&a, COORD_GET, i, i);
+            break;
+        }
+    }
+    return a.n;
+}
+
+size_t
 coord_on_timeout(struct coord *co, struct coord_act *out)
 {
     struct acts a = { out, 0 };

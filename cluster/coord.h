@@ -103,6 +103,11 @@ size_t coord_start(struct coord *co, struct coord_act *out);
  * Answers from members not asked, or a second answer, are ignored. */
 size_t coord_on_reply(struct coord *co, size_t from, bool ok, uint64_t version,
                       struct coord_act *out);
+/* The answers are slow (a paused member is not yet known dead): a read asks
+ * one more replica not asked yet, if any is up (a speculative retry, as
+ * Cassandra's), and still finishes at R answers. Writes already went to
+ * every replica; nothing changes for them. */
+size_t coord_on_slow(struct coord *co, struct coord_act *out);
 /* The deadline passed. */
 size_t coord_on_timeout(struct coord *co, struct coord_act *out);
 

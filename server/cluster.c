@@ -1399,6 +1399,44 @@ next_range(const struct view *v, int from, int *end)
     return o;
 }
 
+/* The first n entries of two slots' lists are the same. */
+static bool
+same_replicas(const struct view *v, int a, int b, size_t n)
+{
+    size_t na = v->npref[a] < n ? v->npref[a] : n, nb = v->npref[b] < n ? v->npref[b] : n;
+
+    return na == nb && memcmp(v->pref[a], v->pref[b], na * sizeof v->pref[a][0]) == 0;
+}
+
+/* Contiguous runs of slots with the same replicas in the same order. */
+static void
+next_replica_range(const struct view *v, int from, int *end, size_t n)
+{
+    *end = from;
+    while (*end + 1 < CLUSTER_SLOTS && same_replicas(v, from, *end + 1, n)) {
+        (*end)++;
+    }
+}
+
+static size_t
+cluster_n(const struct view *v)
+{
+    struct repl_levels lv;
+
+    repl_levels(NULL, v, &lv);
+    return lv.n;
+}
+
+static void
+slots_node(struct client *c, const struct view_member *m)
+{
+    resp_add_array(&c->out, 4);
+    resp_add_bulk_cstr(&c->out, m->addr);
+    resp_add_int(&c->out, m->port);
+    resp_add_bulk_cstr(&c->out, m->id);
+    resp_add_map(&c->out, c->proto, 0);
+}
+
 void
 cmd_cluster_nodes(struct client *c, int argc, const struct resp_arg *argv)
 {
@@ -1437,11 +1475,14 @@ cmd_cluster_nodes(struct client *c, int argc, const struct resp_arg *argv)
     resp_buf_deinit(&text);
 }
 
+/* Each range lists its replicas, the first healthy one (the coordinator
+ * of its writes) first, so cluster-aware clients send writes there and, in
+ * replica-read mode, reads to any of them. */
 void
 cmd_cluster_slots(struct client *c, int argc, const struct resp_arg *argv)
 {
     struct view *v;
-    size_t ranges = 0;
+    size_t ranges = 0, n;
 
     (void)argc;
     (void)argv;
@@ -1449,31 +1490,65 @@ cmd_cluster_slots(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     v = view_get();
+    n = cluster_n(v);
     for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-        ranges += next_range(v, s, &end) >= 0;
+        next_replica_range(v, s, &end, n);
+        ranges += v->npref[s] > 0;
     }
     resp_add_array(&c->out, ranges);
     for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-        int o = next_range(v, s, &end);
-        if (o < 0) {
+        size_t np;
+        int first;
+
+        next_replica_range(v, s, &end, n);
+        np = v->npref[s] < n ? v->npref[s] : n;
+        if (np == 0) {
             continue;
         }
-        resp_add_array(&c->out, 3);
+        first = repl_coordinator(v, (uint16_t)s, true, (unsigned)np);
+        if (first < 0) {
+            first = v->pref[s][0];
+        }
+        resp_add_array(&c->out, 2 + np);
         resp_add_int(&c->out, s);
         resp_add_int(&c->out, end);
-        resp_add_array(&c->out, 4);
-        resp_add_bulk_cstr(&c->out, v->m[o].addr);
-        resp_add_int(&c->out, v->m[o].port);
-        resp_add_bulk_cstr(&c->out, v->m[o].id);
-        resp_add_map(&c->out, c->proto, 0);
+        slots_node(c, &v->m[first]);
+        for (size_t k = 0; k < np; k++) {
+            if (v->pref[s][k] != first) {
+                slots_node(c, &v->m[v->pref[s][k]]);
+            }
+        }
     }
 }
 
+static void
+shard_node(struct client *c, const struct view *v, int m, bool primary)
+{
+    resp_add_map(&c->out, c->proto, 7);
+    resp_add_bulk_cstr(&c->out, "id");
+    resp_add_bulk_cstr(&c->out, v->m[m].id);
+    resp_add_bulk_cstr(&c->out, "port");
+    resp_add_int(&c->out, v->m[m].port);
+    resp_add_bulk_cstr(&c->out, "ip");
+    resp_add_bulk_cstr(&c->out, v->m[m].addr);
+    resp_add_bulk_cstr(&c->out, "endpoint");
+    resp_add_bulk_cstr(&c->out, v->m[m].addr);
+    resp_add_bulk_cstr(&c->out, "role");
+    resp_add_bulk_cstr(&c->out, primary ? "master" : "replica");
+    resp_add_bulk_cstr(&c->out, "replication-offset");
+    resp_add_int(&c->out, 0);
+    resp_add_bulk_cstr(&c->out, "health");
+    resp_add_bulk_cstr(&c->out, v->m[m].state == MBR_DEAD ? "fail" : "online");
+}
+
+/* A shard is a set of slots with the same replicas in the same order: its
+ * nodes are those replicas, the coordinator as master. */
 void
 cmd_cluster_shards(struct client *c, int argc, const struct resp_arg *argv)
 {
     struct view *v;
-    size_t shards = 0;
+    size_t n, nshards = 0;
+    int *first; /* a slot of each shard */
 
     (void)argc;
     (void)argv;
@@ -1481,46 +1556,49 @@ cmd_cluster_shards(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     v = view_get();
-    for (size_t i = 0; i < v->n; i++) {
-        shards += v->m[i].state != MBR_LEFT;
-    }
-    resp_add_array(&c->out, shards);
-    for (size_t i = 0; i < v->n; i++) {
-        size_t nranges = 0;
-
-        if (v->m[i].state == MBR_LEFT) {
-            continue;
+    n = cluster_n(v);
+    first = malloc(CLUSTER_SLOTS * sizeof *first);
+    for (int s = 0; s < CLUSTER_SLOTS; s++) {
+        size_t k;
+        for (k = 0; k < nshards && !same_replicas(v, first[k], s, n); k++) {
         }
+        if (k == nshards && v->npref[s] > 0) {
+            first[nshards++] = s;
+        }
+    }
+    resp_add_array(&c->out, nshards);
+    for (size_t k = 0; k < nshards; k++) {
+        int f = first[k], master;
+        size_t nranges = 0, np = v->npref[f] < n ? v->npref[f] : n;
+
         for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-            nranges += next_range(v, s, &end) == (int)i;
+            next_replica_range(v, s, &end, n);
+            nranges += same_replicas(v, f, s, n);
         }
         resp_add_map(&c->out, c->proto, 2);
         resp_add_bulk_cstr(&c->out, "slots");
         resp_add_array(&c->out, nranges * 2);
         for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-            if (next_range(v, s, &end) == (int)i) {
+            next_replica_range(v, s, &end, n);
+            if (same_replicas(v, f, s, n)) {
                 resp_add_int(&c->out, s);
                 resp_add_int(&c->out, end);
             }
         }
+        master = repl_coordinator(v, (uint16_t)f, true, (unsigned)np);
+        if (master < 0) {
+            master = v->pref[f][0];
+        }
         resp_add_bulk_cstr(&c->out, "nodes");
-        resp_add_array(&c->out, 1);
-        resp_add_map(&c->out, c->proto, 7);
-        resp_add_bulk_cstr(&c->out, "id");
-        resp_add_bulk_cstr(&c->out, v->m[i].id);
-        resp_add_bulk_cstr(&c->out, "port");
-        resp_add_int(&c->out, v->m[i].port);
-        resp_add_bulk_cstr(&c->out, "ip");
-        resp_add_bulk_cstr(&c->out, v->m[i].addr);
-        resp_add_bulk_cstr(&c->out, "endpoint");
-        resp_add_bulk_cstr(&c->out, v->m[i].addr);
-        resp_add_bulk_cstr(&c->out, "role");
-        resp_add_bulk_cstr(&c->out, "master");
-        resp_add_bulk_cstr(&c->out, "replication-offset");
-        resp_add_int(&c->out, 0);
-        resp_add_bulk_cstr(&c->out, "health");
-        resp_add_bulk_cstr(&c->out, v->m[i].state == MBR_DEAD ? "fail" : "online");
+        resp_add_array(&c->out, np);
+        shard_node(c, v, master, true);
+        for (size_t i = 0; i < np; i++) {
+            if (v->pref[f][i] != master) {
+                shard_node(c, v, v->pref[f][i], false);
+            }
+        }
     }
+    free(first);
 }
 
 struct slot_keys {

@@ -36,6 +36,10 @@
 #include "storage/store.h"
 
 #define REPLAY_BATCH_BYTES (256 * 1024)
+/* A read still waiting this long asks one more replica (a member that
+ * stopped answering is not known dead for failure-detect-ms). The worker's
+ * cron (hz) is the granularity. */
+#define REPL_SLOW_MS 50
 
 static struct {
     bool on;
@@ -232,7 +236,8 @@ struct rop {
     unsigned inflight;        /* bus requests not answered */
     bool failed, replied;
     unsigned fail_acks, fail_need;
-    int64_t deadline;
+    int64_t deadline, slow_at;
+    bool hedged;
     struct resp_buf reply;
     struct rop *next, *prev;  /* the worker's ops, oldest first */
     struct rkey keys[];
@@ -663,7 +668,10 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     op->w = w;
     op->kind = classify(cmd, argc, argv);
     op->nkeys = nkeys;
+    /* now, not the command's arrival: a failed-over forward starts late */
+    c->now_ms = now_ms();
     op->deadline = c->now_ms + config_num(OPT_QUORUM_TIMEOUT_MS);
+    op->slow_at = c->now_ms + REPL_SLOW_MS;
     c->waiting++; /* the op runs the command on c, maybe later */
     for (int i = first, k = 0; k < nkeys; i += cmd->step, k++) {
         op->keys[k].key = op->argv[i].p;
@@ -704,6 +712,21 @@ repl_worker_cron(struct worker *w, int64_t now)
 {
     struct repl_worker *ws = worker_ops(w);
 
+    for (struct rop *op = ws->head, *next; op != NULL && op->slow_at <= now; op = next) {
+        next = op->next;
+        if (op->hedged || op->phase != PH_READ) {
+            continue;
+        }
+        op->hedged = true;
+        for (int k = 0; k < op->nkeys; k++) {
+            struct coord_act acts[COORD_MAX_ACTS];
+
+            if (op->keys[k].active && !op->keys[k].done) {
+                key_acts(op, k, coord_on_slow(&op->keys[k].co, acts), acts);
+            }
+        }
+    }
+
     for (struct rop *op = ws->head, *next; op != NULL && op->deadline <= now; op = next) {
         next = op->next;
         for (int k = 0; k < op->nkeys; k++) {
@@ -726,8 +749,8 @@ struct fwd {
     struct view *v;            /* pinned */
     const struct command *cmd;
     int argc;
-    struct resp_arg *argv;     /* RC.CALL proto r w, then the command */
-    char *argbuf, nums[3][24];
+    struct resp_arg *argv;     /* RC.CALL proto r w deadline, then the command */
+    char *argbuf, nums[4][24];
     uint16_t slot;
     unsigned n, r, w;
     int tried[RING_MAX_REPLICAS], ntried;
@@ -736,6 +759,22 @@ struct fwd {
 };
 
 static void fwd_try(struct fwd *f);
+static void fwd_done(void *ctx, const char *reply, size_t len);
+
+/* Each attempt gets a fresh call deadline; the link waits for the answer
+ * that long plus the coordinator's quorum timeout. */
+static bool
+fwd_send(struct fwd *f, struct bus_link *l)
+{
+    int64_t now = now_ms(), call_ms = config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
+
+    if (l == NULL) {
+        return false;
+    }
+    f->argv[4].len = (size_t)snprintf(f->nums[3], 24, "%lld", (long long)(now + call_ms));
+    return bus_link_send(l, f->argc, f->argv, now + call_ms + config_num(OPT_QUORUM_TIMEOUT_MS),
+                         fwd_done, f);
+}
 
 static void
 fwd_free(struct fwd *f)
@@ -757,6 +796,11 @@ fwd_done(void *ctx, const char *reply, size_t len)
         atomic_fetch_add_explicit(&rp.forwards_failed_over, 1, memory_order_relaxed);
         fwd_try(f);
         return;
+    }
+    if ((f->cmd->flags & CMD_WRITE) && reply[0] != '-') {
+        /* the coordinator answered after W copies: at least that many */
+        f->c->last_write_op = NULL;
+        f->c->last_write_acks = f->w;
     }
     f->fn(f->ctx, reply, len);
     client_wait_done(f->c);
@@ -781,16 +825,13 @@ fwd_try(struct fwd *f)
         }
         f->tried[f->ntried++] = m;
         if (m == v->self) {
-            repl_call(f->c, f->cmd, f->argc - 4, f->argv + 4, f->r, f->w, f->fn, f->ctx);
+            repl_call(f->c, f->cmd, f->argc - 5, f->argv + 5, f->r, f->w, f->fn, f->ctx);
             client_wait_done(f->c);
             fwd_free(f);
             return;
         }
         struct bus_link *l = cluster_worker_link(f->c->w, &v->m[m]);
-        if (l != NULL && bus_link_send(l, f->argc, f->argv,
-                                       f->c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS) +
-                                           config_num(OPT_QUORUM_TIMEOUT_MS),
-                                       fwd_done, f)) {
+        if (fwd_send(f, l)) {
             return;
         }
     }
@@ -825,7 +866,7 @@ repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const stru
     f->w = w;
     f->fn = fn;
     f->ctx = ctx;
-    f->argc = argc + 4;
+    f->argc = argc + 5;
     f->argv = malloc((size_t)f->argc * sizeof *f->argv);
     f->argbuf = malloc(bytes ? bytes : 1);
     f->argv[0] = (struct resp_arg){ "RC.CALL", 7 };
@@ -833,21 +874,28 @@ repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const stru
     f->argv[1] = (struct resp_arg){ f->nums[0], 1 };
     f->argv[2] = (struct resp_arg){ f->nums[1], (size_t)snprintf(f->nums[1], 24, "%u", r) };
     f->argv[3] = (struct resp_arg){ f->nums[2], (size_t)snprintf(f->nums[2], 24, "%u", w) };
+    /* The coordinator refuses the call past this time, when we may have
+     * given up on it and run it elsewhere: a call that sat in a paused
+     * member's socket must not run when the member wakes, with a version
+     * newer than what the client wrote since. */
+    f->argv[4] = (struct resp_arg){ f->nums[3], (size_t)snprintf(f->nums[3], 24, "%lld",
+                                                                (long long)(now_ms() + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS))) };
     p = f->argbuf;
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i].p, argv[i].len);
-        f->argv[4 + i] = (struct resp_arg){ p, argv[i].len };
+        f->argv[5 + i] = (struct resp_arg){ p, argv[i].len };
         p += argv[i].len;
     }
     c->waiting++;
+    if (cmd->flags & CMD_WRITE) {
+        c->last_write_op = NULL;
+        c->last_write_acks = 0;
+    }
     /* the chosen coordinator first, then the rest of the list in order */
     if (to >= 0 && to != v->self) {
         struct bus_link *l = cluster_worker_link(c->w, &v->m[to]);
         f->tried[f->ntried++] = to;
-        if (l != NULL && bus_link_send(l, f->argc, f->argv,
-                                       c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS) +
-                                           config_num(OPT_QUORUM_TIMEOUT_MS),
-                                       fwd_done, f)) {
+        if (fwd_send(f, l)) {
             return;
         }
     }
@@ -891,20 +939,26 @@ void
 repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
 {
     const struct command *cmd;
-    long long r, w;
+    long long r, w, deadline;
     struct view *v = view_get();
     struct bus_slot *bs;
     bool replica = false;
 
-    if (argc < 5 || argv[1].len != 1 || (argv[1].p[0] != '2' && argv[1].p[0] != '3') ||
+    if (argc < 6 || argv[1].len != 1 || (argv[1].p[0] != '2' && argv[1].p[0] != '3') ||
         !arg_ll(&argv[2], &r) || !arg_ll(&argv[3], &w) || r < 1 || w < 1 || r > 5 || w > 5 ||
-        (cmd = commands_lookup(argv[4].p, argv[4].len)) == NULL || cmd->first_key <= 0 ||
-        argc - 4 <= cmd->first_key) {
+        !arg_ll(&argv[4], &deadline) ||
+        (cmd = commands_lookup(argv[5].p, argv[5].len)) == NULL || cmd->first_key <= 0 ||
+        argc - 5 <= cmd->first_key) {
         reply_error(c, "ERR malformed RC.CALL");
         return;
     }
+    if (now_ms() > deadline) {
+        /* the forwarder has given up on it and may have run it elsewhere */
+        reply_error(c, "TRYAGAIN The call's deadline passed before it ran");
+        return;
+    }
     {
-        uint16_t slot = slots_keyslot(argv[4 + cmd->first_key].p, argv[4 + cmd->first_key].len);
+        uint16_t slot = slots_keyslot(argv[5 + cmd->first_key].p, argv[5 + cmd->first_key].len);
         for (size_t i = 0; i < v->npref[slot]; i++) {
             replica |= v->pref[slot][i] == v->self;
         }
@@ -921,7 +975,7 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     {
         enum resp_proto saved = c->proto;
         c->proto = (enum resp_proto)(argv[1].p[0] - '0');
-        repl_call(c, cmd, argc - 4, argv + 4, (unsigned)r, (unsigned)w, bus_slot_done, bs);
+        repl_call(c, cmd, argc - 5, argv + 5, (unsigned)r, (unsigned)w, bus_slot_done, bs);
         c->proto = saved;
     }
 }

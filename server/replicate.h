@@ -4,8 +4,11 @@
  * coordinates, answers the replica side of the bus, keeps and replays hints.
  *
  * Bus commands (see cluster.c for the framing and authentication):
- *   RC.CALL <proto> <R> <W> <cmd> <args>   coordinate a command here with
- *                                          these quorums; reply as a client
+ *   RC.CALL <proto> <R> <W> <deadline-ms> <cmd> <args>
+ *                                          coordinate a command here with
+ *                                          these quorums, unless the deadline
+ *                                          (Unix ms) has passed; reply as a
+ *                                          client
  *   RC.PUT <key> <ver> <parent> <exp> [<value>]
  *                                          install this copy if newer (no
  *                                          value: a tombstone); :<version held>

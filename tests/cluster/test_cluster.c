@@ -7,6 +7,11 @@
  *
  * Members are started here rather than by the harness because each needs a
  * chosen client port and bus port, and a restart must reuse both.
+ *
+ * Built twice: with CLUSTER_REPLICAS 1 (every key on one member, as before
+ * replication) and 3 (every key on all three), where the replication tests
+ * at the end also run: a kill -9, a SIGSTOP, a coordinator's death under
+ * INCR, and hints that outlive their holder's restart.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +25,12 @@
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
+
+#ifndef CLUSTER_REPLICAS
+#define CLUSTER_REPLICAS 3
+#endif
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 #define MAX_NODES 5
 #define GOSSIP_MS 100
@@ -89,8 +100,9 @@ node_start(int i, int seed)
                                  "--io-threads", "2", "--cluster-enabled", "yes",
                                  "--cluster-bus-port", bus, "--dir", n->dir, "--logfile",
                                  "node.log", "--failure-detect-ms", fd_ms,
-                                 "--gossip-interval-ms", gossip };
-        int a = 19;
+                                 "--gossip-interval-ms", gossip,
+                                 "--replicas", STR(CLUSTER_REPLICAS) };
+        int a = 21;
 
         if (seed >= 0) {
             argv[a++] = "--cluster-seeds";
@@ -123,6 +135,7 @@ node_kill(int i, int sig)
 
     if (nodes[i].s.pid > 0) {
         kill(nodes[i].s.pid, sig);
+        kill(nodes[i].s.pid, SIGCONT); /* a stopped member acts on it */
         waitpid(nodes[i].s.pid, &status, 0);
         nodes[i].s.pid = -1;
     }
@@ -277,7 +290,11 @@ Test(cluster, spreads_keys_over_every_member)
         if (p != NULL) {
             keys = atoll(p + 5);
         }
-        cr_assert(keys > 600 && keys < 1400, "member %d holds %lld of 3000 keys", m, keys);
+        if (CLUSTER_REPLICAS == 1) {
+            cr_assert(keys > 600 && keys < 1400, "member %d holds %lld of 3000 keys", m, keys);
+        } else {
+            cr_assert(eq(i64, keys, 3000), "member %d holds %lld of 3000 keys", m, keys);
+        }
         freeReplyObject(r);
         redisFree(mc);
     }
@@ -496,6 +513,7 @@ Test(cluster, sees_a_killed_member_dead_then_alive_again_with_the_same_id)
     redisFree(c);
 }
 
+#if CLUSTER_REPLICAS == 1
 Test(cluster, answers_clusterdown_for_a_dead_members_slots)
 {
     redisContext *c = harness_connect(&nodes[0].s);
@@ -534,6 +552,8 @@ Test(cluster, answers_clusterdown_for_a_dead_members_slots)
     }
     redisFree(c);
 }
+
+#endif
 
 Test(cluster, forgets_a_dead_member_everywhere)
 {
@@ -688,6 +708,281 @@ Test(cluster, works_with_redis_py_rediscluster)
     cr_assert(eq(int, run(cmd, out, sizeof out), 0), "%s", out);
     cr_assert(eq(str, out, "ok\n"));
 }
+
+#if CLUSTER_REPLICAS > 1
+/* ---- replication (N = 3, W = 2, R = 2) ---------------------------------------*/
+
+#define RKEYS 3000
+
+static char acked[RKEYS][32]; /* the last acknowledged value of each key */
+static char failed[RKEYS][32]; /* a later write that got an error: it may
+                                * have reached some replicas (Dynamo) */
+
+static long long
+info_num(int i, const char *field)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r = harness_cmd(c, "INFO replication");
+    char *p = strstr(r->str, field);
+    long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
+
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* Wait (bounded) until no running member holds a hint. */
+static bool
+hints_drained(int timeout_ms)
+{
+    long long t0 = harness_now_ms();
+
+    while (harness_now_ms() - t0 < timeout_ms) {
+        bool none = true;
+        for (int i = 0; i < nnodes; i++) {
+            none &= nodes[i].s.pid <= 0 || info_num(i, "hints_pending") == 0;
+        }
+        if (none) {
+            return true;
+        }
+        harness_sleep_ms(50);
+    }
+    return false;
+}
+
+/* Every key reads its last acknowledged value on member i with
+ * CONSISTENCY ONE: its own copy, nothing consulted. */
+static void
+expect_local_copies(int i, int nkeys)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ONE"));
+    for (int k = 0; k < nkeys; k++) {
+        redisReply *r = harness_cmd(c, "GET r:%d", k);
+        cr_assert(r->type == REDIS_REPLY_STRING &&
+                      (strcmp(r->str, acked[k]) == 0 || strcmp(r->str, failed[k]) == 0),
+                  "member %d: r:%d is %s, acknowledged %s", i, k,
+                  r->type == REDIS_REPLY_STRING ? r->str : "not a string", acked[k]);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+/* Rounds of SET then GET of every key through member 0 while `fault` hits
+ * member 2 after the first round; rounds go on until 3 s after it (past
+ * failure detection). Returns the share of requests that succeeded. */
+static double
+load_through_a_fault(int sig)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    long long total = 0, ok = 0, fault_at = -1;
+
+    for (int round = 0; round < 30; round++) {
+        if (fault_at >= 0 && harness_now_ms() - fault_at > 3000) {
+            break;
+        }
+        for (int k = 0; k < RKEYS; k++) {
+            char val[32];
+            redisReply *r;
+
+            snprintf(val, sizeof val, "v%d.%d", round, k);
+            r = harness_cmd(c, "SET r:%d %s", k, val);
+            total++;
+            if (r->type == REDIS_REPLY_STATUS) {
+                ok++;
+                memcpy(acked[k], val, sizeof val);
+                failed[k][0] = '\0';
+            } else {
+                memcpy(failed[k], val, sizeof val);
+            }
+            freeReplyObject(r);
+            r = harness_cmd(c, "GET r:%d", k);
+            total++;
+            if (r->type == REDIS_REPLY_STRING) {
+                ok++;
+                cr_assert(strcmp(r->str, acked[k]) == 0 || strcmp(r->str, failed[k]) == 0,
+                          "r:%d read %s, acknowledged %s", k, r->str, acked[k]);
+            }
+            freeReplyObject(r);
+        }
+        if (round == 0) {
+            fault_at = harness_now_ms();
+            if (sig == SIGSTOP) {
+                kill(nodes[2].s.pid, SIGSTOP);
+            } else {
+                node_kill(2, sig);
+            }
+        }
+    }
+    redisFree(c);
+    cr_log_info("%lld of %lld requests succeeded", ok, total);
+    return (double)ok / (double)total;
+}
+
+TestSuite(replication, .init = three_up, .fini = cluster_down, .timeout = 120);
+
+Test(replication, a_kill_9_costs_no_request_and_a_restart_replays_the_hints)
+{
+    cr_assert(ge(dbl, load_through_a_fault(SIGKILL), 0.999));
+    cr_assert(gt(i64, info_num(0, "hints_pending"), 0)); /* member 2 missed writes */
+    node_start(2, 0);
+    cr_assert(wait_agreement(3, 5000) >= 0);
+    cr_assert(hints_drained(10000), "hints were not replayed");
+    cr_assert(gt(i64, info_num(0, "hints_replayed"), 0));
+    expect_local_copies(2, RKEYS);
+}
+
+Test(replication, a_paused_member_costs_no_request_and_catches_up_after)
+{
+    cr_assert(ge(dbl, load_through_a_fault(SIGSTOP), 0.999));
+    kill(nodes[2].s.pid, SIGCONT);
+    cr_assert(wait_agreement(3, 5000) >= 0);
+    cr_assert(hints_drained(10000), "hints were not replayed");
+    expect_local_copies(2, RKEYS);
+}
+
+/* A key whose writes member m coordinates (first in its CLUSTER SLOTS entry). */
+static void
+key_coordinated_by(int m, char *key, size_t cap)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *slots = harness_cmd(c, "CLUSTER SLOTS");
+    static int owner_port[16384];
+
+    for (size_t i = 0; i < slots->elements; i++) {
+        redisReply *e = slots->element[i];
+        for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++) {
+            owner_port[s] = (int)e->element[2]->element[1]->integer;
+        }
+    }
+    freeReplyObject(slots);
+    for (int k = 0; k < 100000; k++) {
+        redisReply *ks;
+        snprintf(key, cap, "counter:%d", k);
+        ks = harness_cmd(c, "CLUSTER KEYSLOT %s", key);
+        bool mine = owner_port[ks->integer] == nodes[m].s.port;
+        freeReplyObject(ks);
+        if (mine) {
+            redisFree(c);
+            return;
+        }
+    }
+    cr_fatal("no key coordinated by member %d", m);
+}
+
+Test(replication, an_incr_sequence_loses_no_acknowledged_increment_when_its_coordinator_dies)
+{
+    char key[32];
+    redisContext *c;
+    long long acked_incrs = 0, last = 0;
+    redisReply *r;
+
+    key_coordinated_by(1, key, sizeof key);
+    c = harness_connect(&nodes[0].s);
+    for (int i = 0; i < 600; i++) {
+        if (i == 300) {
+            node_kill(1, SIGKILL);
+        }
+        r = harness_cmd(c, "INCR %s", key);
+        if (r->type == REDIS_REPLY_INTEGER) {
+            acked_incrs++;
+            cr_assert(gt(i64, r->integer, last), "INCR went back from %lld to %lld", last,
+                      r->integer);
+            last = r->integer;
+        }
+        freeReplyObject(r);
+    }
+    cr_assert(ge(i64, acked_incrs, 599));
+    r = harness_cmd(c, "GET %s", key);
+    /* at least every acknowledged increment; an INCR whose coordinator died
+     * after applying it, and that the next replica ran again, counts twice */
+    cr_assert(ge(i64, atoll(r->str), acked_incrs));
+    cr_assert(eq(i64, atoll(r->str), last));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(replication, hints_survive_a_restart_of_their_holder)
+{
+    redisContext *c;
+    long long held;
+
+    node_kill(2, SIGKILL);
+    c = harness_connect(&nodes[0].s);
+    for (int k = 0; k < 500; k++) {
+        redisReply *r = harness_cmd(c, "SET r:%d h%d", k, k);
+        cr_assert(eq(int, r->type, REDIS_REPLY_STATUS), "%s", r->str);
+        snprintf(acked[k], sizeof acked[k], "h%d", k);
+        failed[k][0] = '\0';
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    held = info_num(0, "hints_pending");
+    cr_assert(gt(i64, held, 0));
+    node_kill(0, SIGTERM);
+    node_start(0, 1);
+    cr_assert(eq(i64, info_num(0, "hints_pending"), held), "hints lost in the restart");
+    node_start(2, 1);
+    cr_assert(wait_agreement(3, 5000) >= 0);
+    cr_assert(hints_drained(10000), "hints were not replayed");
+    cr_assert(ge(i64, info_num(0, "hints_replayed"), held));
+    expect_local_copies(2, 500);
+}
+
+Test(replication, consistency_sets_and_shows_the_connections_levels)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r = harness_cmd(c, "CONSISTENCY");
+
+    cr_assert(eq(sz, r->elements, 6));
+    cr_assert(eq(i64, r->element[1]->integer, 3));
+    cr_assert(eq(i64, r->element[3]->integer, 2));
+    cr_assert(eq(i64, r->element[5]->integer, 2));
+    freeReplyObject(r);
+    r = harness_cmd(c, "CONSISTENCY ALL");
+    cr_assert(eq(i64, r->element[3]->integer, 3));
+    freeReplyObject(r);
+    r = harness_cmd(c, "CONSISTENCY 1 3");
+    cr_assert(eq(i64, r->element[3]->integer, 1));
+    cr_assert(eq(i64, r->element[5]->integer, 3));
+    freeReplyObject(r);
+    r = harness_cmd(c, "SET w:1 x");
+    freeReplyObject(r);
+    r = harness_cmd(c, "WAIT 2 100");
+    cr_assert(eq(i64, r->integer, 2)); /* W = 3: both other replicas hold it */
+    freeReplyObject(r);
+    node_kill(2, SIGKILL);
+    r = harness_cmd(c, "SET w:2 x");
+    /* W = 3 of 3 with one replica gone: an error clients can match */
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    cr_assert(strncmp(r->str, "NOREPLICAS ", 11) == 0, "%s", r->str);
+    freeReplyObject(r);
+    r = harness_cmd(c, "CONSISTENCY 9 9");
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    freeReplyObject(r);
+    r = harness_cmd(c, "READONLY");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(replication, cluster_slots_lists_every_replica_coordinator_first)
+{
+    redisContext *c = harness_connect(&nodes[1].s);
+    redisReply *r = harness_cmd(c, "CLUSTER SLOTS");
+    long long covered = 0;
+
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        cr_assert(eq(sz, e->elements, 5)); /* start, end, coordinator, two replicas */
+        covered += e->element[1]->integer - e->element[0]->integer + 1;
+    }
+    cr_assert(eq(i64, covered, 16384));
+    freeReplyObject(r);
+    redisFree(c);
+}
+#endif
 
 /* One test at a time: each starts its own members, and the detection
  * bound is about the cluster's timing, not about the machine's load. */

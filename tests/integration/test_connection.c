@@ -123,7 +123,7 @@ Test(connection, commands_of_other_types_and_features_are_unknown)
     static const char *const cmds[] = {
         "sadd",  "zadd",    "xadd",   "pfadd",     "getbit", "setbit", "object", "multi",
         "exec",  "watch",   "subscribe", "publish", "eval",  "lcs",    "copy",   "move",
-        "wait",  "debug",   "save",   "bgsave",    "monitor", "acl",   "dump",   "sort",
+        "debug",   "save",   "bgsave",    "monitor", "acl",   "dump",   "sort",
         "swapdb", "lpush",  "hget",   "sinter",
     };
 

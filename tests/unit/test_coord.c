@@ -210,6 +210,23 @@ Test(coord, a_failed_read_asks_the_next_replica_and_fails_when_none_is_left)
     cr_assert(not(find(n, COORD_DONE)->ok));
 }
 
+Test(coord, a_slow_read_asks_one_more_replica_and_finishes_at_r)
+{
+    size_t n;
+
+    setup_members("uuu", COORD_READ, 0, 3, 2);
+    coord_start(&co, acts);
+    n = coord_on_slow(&co, acts);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(eq(int, acts[0].kind, COORD_GET));
+    cr_assert(eq(int, acts[0].to, 2));
+    cr_assert(eq(sz, coord_on_slow(&co, acts), 0)); /* nobody left to ask */
+    n = coord_on_reply(&co, 2, true, 100, acts);
+    cr_assert(find(n, COORD_DONE)->ok);
+    cr_assert(eq(sz, coord_on_reply(&co, 1, true, 100, acts), 0));
+    cr_assert(coord_finished(&co));
+}
+
 Test(coord, a_read_with_every_other_replica_down_fails_at_once)
 {
     size_t n;
