@@ -96,23 +96,28 @@ cluster_enabled(void)
 }
 
 /* The bus secret: cluster-secret, else requirepass (so a cluster protected
- * by a password has a protected bus without another setting). */
-static void
-bus_secret(char *buf, size_t cap)
+ * by a password has a protected bus without another setting). Whole,
+ * however long: malloc'd for the caller to free; NULL when out of memory. */
+static char *
+bus_secret(void)
 {
-    config_str(OPT_CLUSTER_SECRET, buf, cap);
-    if (buf[0] == '\0') {
-        config_str(OPT_REQUIREPASS, buf, cap);
+    char *s = config_str_dup(OPT_CLUSTER_SECRET);
+
+    if (s != NULL && s[0] == '\0') {
+        free(s);
+        s = config_str_dup(OPT_REQUIREPASS);
     }
+    return s;
 }
 
 bool
 cluster_bus_open(void)
 {
-    char secret[8];
+    char *secret = bus_secret();
+    bool open = secret != NULL && secret[0] == '\0';
 
-    bus_secret(secret, sizeof secret);
-    return secret[0] == '\0';
+    free(secret);
+    return open;
 }
 
 /* A new link: it says RC.AUTH first on every connection when there is a
@@ -120,12 +125,12 @@ cluster_bus_open(void)
 static struct bus_link *
 link_new(struct event_base *base, const char *addr, uint16_t port)
 {
-    char secret[512];
-    struct resp_arg hello[2] = { { "RC.AUTH", 7 }, { secret, 0 } };
+    char *secret = bus_secret();
+    struct resp_arg hello[2] = { { "RC.AUTH", 7 }, { secret, secret ? strlen(secret) : 0 } };
+    struct bus_link *l = bus_link_create(base, addr, port, secret && secret[0] ? 2 : 0, hello);
 
-    bus_secret(secret, sizeof secret);
-    hello[1].len = strlen(secret);
-    return bus_link_create(base, addr, port, secret[0] ? 2 : 0, hello);
+    free(secret);
+    return l;
 }
 
 struct view *
@@ -1211,11 +1216,12 @@ void
 cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
 {
     if (arg_is(&argv[0], "rc.auth") && argc == 2) {
-        char secret[512];
+        char *secret = bus_secret();
+        bool ok = secret != NULL && (secret[0] == '\0' || password_equal(argv[1].p, argv[1].len,
+                                                                         secret, strlen(secret)));
 
-        bus_secret(secret, sizeof secret);
-        if (secret[0] == '\0' ||
-            password_equal(argv[1].p, argv[1].len, secret, strlen(secret))) {
+        free(secret);
+        if (ok) {
             c->authed = true;
             reply_ok(c);
         } else {
@@ -1274,7 +1280,8 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         reply_ok(c);
         return;
     }
-    reply_errorf(c, "ERR unknown cluster bus command '%.64s'", argv[0].p);
+    reply_errorf(c, "ERR unknown cluster bus command '%.*s'",
+                 (int)(argv[0].len < 64 ? argv[0].len : 64), argv[0].p);
 }
 
 /* ---- INFO and CLUSTER --------------------------------------------------------*/

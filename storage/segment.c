@@ -4,6 +4,7 @@
  * the tier does the I/O.
  */
 #include "storage/segment.h"
+#include "storage/le.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,37 +14,6 @@
 static const char seg_magic[8] = {'R', 'I', 'N', 'G', 'S', 'E', 'G', '1'};
 #define BLOCK_MAGIC 0x4b424352u /* "RCBK" little-endian */
 #define REC_CRC_OFF 36u
-
-/* ---- little-endian helpers ------------------------------------------------ */
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void
-put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static inline uint64_t
-get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
 
 const char *
 seg_strerror(enum seg_status st)

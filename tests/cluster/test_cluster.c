@@ -679,6 +679,52 @@ run(const char *cmd, char *out, size_t cap)
     return pclose(p);
 }
 
+static char long_secret[601];
+
+static void
+three_up_with_a_long_secret(void)
+{
+    memset(long_secret, 'k', 600);
+    long_secret[599] = 'z'; /* the last byte matters */
+    extra_args[0] = "--cluster-secret";
+    extra_args[1] = long_secret;
+    extra_args[2] = NULL;
+    cluster_up(3);
+}
+
+TestSuite(cluster_long_secret, .init = three_up_with_a_long_secret, .fini = down_with_password,
+          .timeout = 60);
+
+Test(cluster_long_secret, a_bus_secret_of_600_bytes_is_used_whole)
+{
+    struct harness_server bus = { .pid = nodes[0].s.pid, .port = nodes[0].bus_port };
+    redisContext *b = harness_connect(&bus), *c;
+    redisReply *r;
+
+    /* its first 511 bytes: refused (the secret was cut to 511, so this got in
+     * and the whole one was refused) */
+    r = harness_cmd(b, "RC.AUTH %b", long_secret, (size_t)511);
+    cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    freeReplyObject(r);
+    redisFree(b);
+    b = harness_connect(&bus);
+    r = harness_cmd(b, "RC.AUTH %s", long_secret);
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    redisFree(b);
+    /* and the members, which send it whole, route to each other */
+    c = harness_connect(&nodes[0].s);
+    for (int i = 0; i < 100; i++) {
+        r = harness_cmd(c, "SET ls:%d v", i);
+        cr_assert(eq(str, r->str, "OK"), "%s", r->str);
+        freeReplyObject(r);
+    }
+    r = harness_cmd(c, "DBSIZE");
+    cr_assert(eq(i64, r->integer, 100));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 Test(cluster, works_with_redis_cli_in_cluster_mode)
 {
     char cmd[256], out[256];
