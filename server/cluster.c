@@ -682,7 +682,7 @@ cluster_worker_cron(struct worker *w, int64_t now)
     for (size_t i = 0; cw != NULL && i < cw->n; i++) {
         bus_link_expire(cw->links[i].link, now);
     }
-    repl_worker_cron(w, now);
+    repl_worker_cron(now);
 }
 
 struct bus_link *
@@ -733,6 +733,14 @@ struct gather {
     int nparts, outstanding;
     int nkeys;
     struct part *parts;
+    /* G_SCAN: the request, to go on with the next member when one is done
+     * with fewer than COUNT keys, and the keys so far */
+    int scan_argc;
+    struct resp_arg *scan_argv;
+    char *scan_bytes;
+    long long scan_count, scan_n;
+    unsigned long long scan_cursor;
+    struct resp_buf scan_keys;
 };
 
 static const char ERR_SLOT_DOWN[] = "CLUSTERDOWN Hash slot not served";
@@ -745,6 +753,9 @@ gather_free(struct gather *g)
         free(g->parts[i].pos);
     }
     free(g->parts);
+    free(g->scan_argv);
+    free(g->scan_bytes);
+    resp_buf_deinit(&g->scan_keys);
     free(g);
 }
 
@@ -772,12 +783,19 @@ reply_int(const char *r, size_t len, bool *ok)
 
 static void gather_reply(struct gather *g, struct resp_buf *out);
 
-/* Put the gathered reply in its slot and release what is in order. */
-static void
+static bool scan_next(struct gather *g);
+
+/* Put the gathered reply in its slot and release what is in order. False
+ * when a SCAN went on with the next member instead: the gather lives on. */
+static bool
 gather_finish(struct gather *g)
 {
+    if (g->kind == G_SCAN && scan_next(g)) {
+        return false;
+    }
     gather_reply(g, &g->slot->buf);
     client_slot_done(g->c, g->slot);
+    return true;
 }
 
 static void
@@ -862,32 +880,13 @@ gather_reply(struct gather *g, struct resp_buf *out)
         break;
     }
     case G_SCAN: {
-        struct part *p = &g->parts[0];
-        struct resp_arg el[2];
         char num[32];
-        unsigned long long cur = 0;
-        struct view *v = view_get();
-        int next;
+        int n = snprintf(num, sizeof num, "%llu", g->scan_cursor);
 
-        if (resp_reply_elements(p->reply, p->len, el, 2) != 2) {
-            slot_error(out, c, ERR_SLOT_DOWN);
-            return;
-        }
-        /* el[0] is "$<n>\r\n<digits>\r\n". */
-        const char *d = memchr(el[0].p, '\n', el[0].len) + 1;
-        cur = strtoull(d, NULL, 10);
-        if (cur != 0) {
-            cur = (cur << 8) | (unsigned)p->node;
-        } else {
-            /* This member is done: go on with the next one on the ring. */
-            for (next = p->node + 1; next < (int)v->n && v->m[next].state == MBR_LEFT; next++) {
-            }
-            cur = next < (int)v->n ? (unsigned long long)next : 0;
-        }
         resp_add_array(out, 2);
-        int n = snprintf(num, sizeof num, "%llu", cur);
         resp_add_bulk(out, num, (size_t)n);
-        resp_add_raw(out, el[1].p, el[1].len);
+        resp_add_array(out, (size_t)g->scan_n);
+        resp_add_raw(out, g->scan_keys.data ? g->scan_keys.data : "", g->scan_keys.len);
         break;
     }
     }
@@ -918,7 +917,9 @@ pending_done(void *ctx, const char *reply, size_t len)
         return;
     }
     if (alive) {
-        gather_finish(g);
+        if (!gather_finish(g)) {
+            return;
+        }
         client_wake(g->c);
     }
     gather_free(g);
@@ -928,17 +929,13 @@ pending_done(void *ctx, const char *reply, size_t len)
 static void
 run_local(struct client *c, struct part *p, int argc, const struct resp_arg *argv)
 {
-    struct resp_buf saved = c->out;
+    struct resp_buf out;
 
-    resp_buf_init(&c->out);
-    c->no_route = true;
-    commands_dispatch(c, argc, argv);
-    c->no_route = false;
-    p->reply = malloc(resp_buf_pending(&c->out) + 1);
-    memcpy(p->reply, c->out.data + c->out.pos, resp_buf_pending(&c->out));
-    p->len = resp_buf_pending(&c->out);
-    resp_buf_deinit(&c->out);
-    c->out = saved;
+    commands_run_captured(c, c->proto, argc, argv, &out);
+    p->len = resp_buf_pending(&out);
+    p->reply = malloc(p->len + 1);
+    memcpy(p->reply, out.data + out.pos, p->len);
+    resp_buf_deinit(&out);
 }
 
 /* Send argv to member m as part idx of g, or run it here if m is us. With
@@ -946,7 +943,8 @@ run_local(struct client *c, struct part *p, int argc, const struct resp_arg *arg
  * coordinates it, and a failed link falls over to the next replica. */
 static void
 send_part(struct client *c, struct view *v, int m, struct gather *g, int idx,
-          const struct command *rc, int argc, const struct resp_arg *argv)
+          const struct command *rc, const struct repl_levels *lv, int argc,
+          const struct resp_arg *argv)
 {
     struct resp_arg *full;
     char proto[2] = { (char)('0' + c->proto), 0 };
@@ -955,18 +953,15 @@ send_part(struct client *c, struct view *v, int m, struct gather *g, int idx,
     int64_t deadline = c->now_ms + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
 
     if (rc != NULL) {
-        struct repl_levels lv;
-
-        repl_levels(c, v, &lv);
         pp = malloc(sizeof *pp);
         pp->g = g;
         pp->idx = idx;
         c->waiting++;
         if (m == v->self) {
-            repl_call(c, rc, argc, argv, lv.r, lv.w, pending_done, pp);
+            repl_call(c, rc, argc, argv, lv->r, lv->w, pending_done, pp);
         } else {
             repl_forward(c, v, m, slots_keyslot(argv[rc->first_key].p, argv[rc->first_key].len),
-                         rc, argc, argv, lv.r, lv.w, pending_done, pp);
+                         rc, argc, argv, lv->r, lv->w, pending_done, pp);
         }
         return;
     }
@@ -998,8 +993,8 @@ send_part(struct client *c, struct view *v, int m, struct gather *g, int idx,
 static void
 gather_start(struct gather *g)
 {
-    if (--g->outstanding == 0) {
-        gather_finish(g);
+    if (--g->outstanding == 0 && gather_finish(g)) {
+        client_wake(g->c); /* a SCAN may finish here from another's callback */
         gather_free(g);
     }
 }
@@ -1021,26 +1016,15 @@ gather_new(struct client *c, enum gather_kind kind, int nparts)
 /* Who runs a command on this key: its slot's owner (N = 1), or with
  * replication its coordinator. */
 static int
-owner_of(struct client *c, struct view *v, const struct command *cmd, const struct resp_arg *key)
+owner_of(struct view *v, const struct repl_levels *lv, const struct command *cmd,
+         const struct resp_arg *key)
 {
     uint16_t slot = slots_keyslot(key->p, key->len);
-    struct repl_levels lv;
 
-    repl_levels(c, v, &lv);
-    if (lv.n <= 1) {
+    if (lv->n <= 1) {
         return view_owner(v, slot);
     }
-    return repl_coordinator(v, slot, (cmd->flags & CMD_WRITE) != 0, lv.n);
-}
-
-/* The command to coordinate with replication, or NULL (N = 1). */
-static const struct command *
-repl_cmd(struct client *c, struct view *v, const struct command *cmd)
-{
-    struct repl_levels lv;
-
-    repl_levels(c, v, &lv);
-    return lv.n > 1 ? cmd : NULL;
+    return repl_coordinator(v, slot, (cmd->flags & CMD_WRITE) != 0, lv->n);
 }
 
 static bool
@@ -1049,10 +1033,26 @@ is_cmd(const struct command *cmd, const char *name)
     return strcmp(cmd->name, name) == 0;
 }
 
+/* A member up that replicates every key of the command, this one first;
+ * -1 when there is none. */
+static int
+common_replica(struct view *v, const struct repl_levels *lv, const struct command *cmd, int argc,
+               const struct resp_arg *argv)
+{
+    for (size_t t = 0; t <= v->n; t++) {
+        int m = t == 0 ? v->self : (int)t - 1;
+
+        if (view_up(v, m) && repl_replicates_all(v, m, lv->n, cmd, argc, argv)) {
+            return m;
+        }
+    }
+    return -1;
+}
+
 /* MGET, MSET, DEL, UNLINK, EXISTS, TOUCH over keys of several members. */
 static void
-scatter_keys(struct client *c, struct view *v, const struct command *cmd, int argc,
-             const struct resp_arg *argv)
+scatter_keys(struct client *c, struct view *v, const struct repl_levels *lv,
+             const struct command *cmd, int argc, const struct resp_arg *argv)
 {
     int step = cmd->step, nkeys = (argc - 1) / step;
     int *owners = malloc((size_t)nkeys * sizeof *owners);
@@ -1061,7 +1061,7 @@ scatter_keys(struct client *c, struct view *v, const struct command *cmd, int ar
     struct gather *g;
 
     for (int k = 0; k < nkeys; k++) {
-        int o = owner_of(c, v, cmd, &argv[1 + k * step]), j;
+        int o = owner_of(v, lv, cmd, &argv[1 + k * step]), j;
         owners[k] = o;
         for (j = 0; j < nmem && members[j] != o; j++) {
         }
@@ -1089,7 +1089,7 @@ scatter_keys(struct client *c, struct view *v, const struct command *cmd, int ar
         if (members[j] < 0) {
             g->outstanding--; /* nobody owns it: not served */
         } else {
-            send_part(c, v, members[j], g, j, repl_cmd(c, v, cmd), subc, sub);
+            send_part(c, v, members[j], g, j, lv->n > 1 ? cmd : NULL, lv, subc, sub);
         }
         free(sub);
     }
@@ -1114,7 +1114,7 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
     n = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (v->m[i].state != MBR_LEFT) {
-            send_part(c, v, (int)i, g, n++, NULL, argc, argv);
+            send_part(c, v, (int)i, g, n++, NULL, NULL, argc, argv);
         }
     }
     gather_start(g);
@@ -1149,14 +1149,86 @@ route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *ar
         resp_add_array(&c->out, 0);
         return;
     }
-    sub = malloc((size_t)argc * sizeof *sub);
-    memcpy(sub, argv, (size_t)argc * sizeof *sub);
-    sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur >> 8) };
     g = gather_new(c, G_SCAN, 1);
     g->parts[0].node = node;
-    send_part(c, v, node, g, 0, NULL, argc, sub);
+    g->scan_count = 10;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (arg_is(&argv[i], "count")) {
+            arg_ll(&argv[i + 1], &g->scan_count);
+        }
+    }
+    g->scan_argc = argc;
+    g->scan_argv = malloc((size_t)argc * sizeof *g->scan_argv);
+    {
+        size_t bytes = 0;
+        char *p;
+
+        for (int i = 0; i < argc; i++) {
+            bytes += argv[i].len;
+        }
+        p = g->scan_bytes = malloc(bytes + 1);
+        for (int i = 0; i < argc; i++) {
+            memcpy(p, argv[i].p, argv[i].len);
+            g->scan_argv[i] = (struct resp_arg){ p, argv[i].len };
+            p += argv[i].len;
+        }
+    }
+    sub = malloc((size_t)argc * sizeof *sub);
+    memcpy(sub, g->scan_argv, (size_t)argc * sizeof *sub);
+    sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur >> 8) };
+    send_part(c, v, node, g, 0, NULL, NULL, argc, sub);
     free(sub);
     gather_start(g);
+}
+
+/* A member answered a SCAN part: keep its keys, and when it is done with
+ * fewer than COUNT keys so far, ask the next member (from its cursor 0) in
+ * the same call, so a small keyspace is listed in one SCAN as on one
+ * server. True when the next member was asked (the gather goes on);
+ * otherwise scan_cursor is the cursor to answer. */
+static bool
+scan_next(struct gather *g)
+{
+    struct part *p = &g->parts[0];
+    struct resp_arg el[2];
+    unsigned long long cur;
+    struct view *v = view_get();
+    long n;
+    int next;
+
+    if (p->reply == NULL || p->reply[0] == '-' ||
+        resp_reply_elements(p->reply, p->len, el, 2) != 2 ||
+        (n = resp_reply_elements(el[1].p, el[1].len, NULL, 0)) < 0) {
+        return false; /* gather_reply answers the failure */
+    }
+    /* el[0] is "$<n>\r\n<digits>\r\n"; el[1] an array of keys */
+    cur = strtoull((const char *)memchr(el[0].p, '\n', el[0].len) + 1, NULL, 10);
+    if (n > 0) {
+        const char *body = memchr(el[1].p, '\n', el[1].len) + 1;
+        resp_add_raw(&g->scan_keys, body, el[1].len - (size_t)(body - el[1].p));
+        g->scan_n += n;
+    }
+    for (next = p->node + 1; next < (int)v->n && v->m[next].state == MBR_LEFT; next++) {
+    }
+    if (cur != 0 || next >= (int)v->n || g->scan_n >= g->scan_count) {
+        g->scan_cursor = cur != 0 ? (cur << 8) | (unsigned)p->node
+                                  : next < (int)v->n ? (unsigned long long)next : 0;
+        return false;
+    }
+    free(p->reply);
+    p->reply = NULL;
+    p->node = next;
+    g->outstanding = 2; /* the part and the sending, as gather_new counts */
+    {
+        struct resp_arg *sub = malloc((size_t)g->scan_argc * sizeof *sub);
+
+        memcpy(sub, g->scan_argv, (size_t)g->scan_argc * sizeof *sub);
+        sub[1] = (struct resp_arg){ "0", 1 };
+        send_part(g->c, v, next, g, 0, NULL, NULL, g->scan_argc, sub);
+        free(sub);
+    }
+    gather_start(g);
+    return true;
 }
 
 bool
@@ -1164,6 +1236,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
               const struct resp_arg *argv)
 {
     struct view *v;
+    struct repl_levels lv;
     int owner = -1, last;
 
     if (!cl.enabled || c->no_route || (c->flags & CLIENT_BUS)) {
@@ -1181,9 +1254,15 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
     if (cmd->first_key <= 0 || argc <= cmd->first_key) {
         return false;
     }
+    if (cmd->step > 1 && (argc - cmd->first_key) % cmd->step != 0) {
+        /* MSET a 1 b: refused whole, before any part is sent anywhere */
+        reply_errorf(c, ERR_ARITY_FMT, cmd->name);
+        return true;
+    }
+    repl_levels(c, v, &lv);
     last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     for (int i = cmd->first_key; i <= last && i < argc; i += cmd->step) {
-        int o = owner_of(c, v, cmd, &argv[i]);
+        int o = owner_of(v, &lv, cmd, &argv[i]);
         if (owner == -1 || o == owner) {
             owner = o;
             continue;
@@ -1191,13 +1270,21 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
         /* Keys on several members. */
         if (is_cmd(cmd, "mget") || is_cmd(cmd, "mset") || is_cmd(cmd, "del") ||
             is_cmd(cmd, "unlink") || is_cmd(cmd, "exists") || is_cmd(cmd, "touch")) {
-            scatter_keys(c, v, cmd, argc, argv);
-        } else {
-            reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            scatter_keys(c, v, &lv, cmd, argc, argv);
+            return true;
         }
-        return true;
+        /* MSETNX, RENAME...: atomic over their keys, so one member runs
+         * them, which with replication may be any replica of them all */
+        owner = lv.n > 1 ? common_replica(v, &lv, cmd, argc, argv) : -1;
+        if (owner < 0) {
+            reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            return true;
+        }
+        break;
     }
-    if (owner == v->self && repl_cmd(c, v, cmd) == NULL) {
+    /* Here and needing nobody else: one copy, or a read of our own copy at
+     * R = 1 (CONSISTENCY ONE) */
+    if (owner == v->self && (lv.n <= 1 || (!(cmd->flags & CMD_WRITE) && lv.r == 1))) {
         return false;
     }
     if (owner < 0) {
@@ -1205,7 +1292,7 @@ cluster_route(struct client *c, const struct command *cmd, int argc,
         return true;
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
-    send_part(c, v, owner, g, 0, repl_cmd(c, v, cmd), argc, argv);
+    send_part(c, v, owner, g, 0, lv.n > 1 ? cmd : NULL, &lv, argc, argv);
     gather_start(g);
     return true;
 }
@@ -1670,7 +1757,7 @@ route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *arg
         return true;
     }
     struct gather *g = gather_new(c, G_RELAY, 1);
-    send_part(c, v, o, g, 0, NULL, argc, argv);
+    send_part(c, v, o, g, 0, NULL, NULL, argc, argv);
     gather_start(g);
     return true;
 }

@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/cluster.h"
 #include "server/commands.h"
-#include "server/config.h"
 #include "server/glob.h"
 #include "server/replicate.h"
 #include "storage/store.h"
@@ -208,6 +206,7 @@ struct key_list {
     bool all;
     bool type_ok;
     bool replicated; /* list only the keys this member answers for */
+    struct repl_listing listing;
     bool count_only;
 };
 
@@ -216,7 +215,7 @@ collect_key(void *ctx, const struct item *it)
 {
     struct key_list *kl = ctx;
 
-    if (!kl->type_ok || (kl->replicated && !repl_key_listed_here(item_key(it), it->klen))) {
+    if (!kl->type_ok || (kl->replicated && !repl_listing_has(&kl->listing, item_key(it), it->klen))) {
         return;
     }
     if (!kl->all && !glob_match(kl->pat, kl->plen, item_key(it), it->klen, false)) {
@@ -240,7 +239,7 @@ key_list_init(struct key_list *kl, const char *pat, size_t plen)
     /* With N copies of every key, a cluster-wide listing (KEYS, SCAN,
      * DBSIZE run on every member) names each key once: on the first member up
      * in its preference list. */
-    kl->replicated = cluster_enabled() && config_num(OPT_REPLICAS) > 1;
+    kl->replicated = repl_listing_begin(&kl->listing);
 }
 
 static void

@@ -702,6 +702,24 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     }
 }
 
+void
+commands_run_captured(struct client *c, enum resp_proto proto, int argc,
+                      const struct resp_arg *argv, struct resp_buf *out)
+{
+    struct resp_buf saved = c->out;
+    enum resp_proto sp = c->proto;
+    bool nr = c->no_route;
+
+    resp_buf_init(&c->out);
+    c->proto = proto;
+    c->no_route = true;
+    commands_dispatch(c, argc, argv);
+    c->no_route = nr;
+    c->proto = sp;
+    *out = c->out;
+    c->out = saved;
+}
+
 /* ---- COMMAND ---------------------------------------------------------------*/
 
 static const char *const flag_names[CMD_REDIS_FLAGS] = {

@@ -188,6 +188,11 @@ cmd_fn cmd_ping, cmd_help;
 
 void commands_setup(void);
 /* Parse, check and run one request; the reply goes to c->out. */
+/* Run argv here, never routed, as a client of `proto` would see it, with
+ * the reply in *out (initialized here; the caller deinits it) and c->out
+ * untouched. */
+void commands_run_captured(struct client *c, enum resp_proto proto, int argc,
+                           const struct resp_arg *argv, struct resp_buf *out);
 void commands_dispatch(struct client *c, int argc, const struct resp_arg *argv);
 const struct command *commands_lookup(const char *name, size_t len);
 /* Number of commands and subcommands: the size of a cmd_stat array. */

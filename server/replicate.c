@@ -112,20 +112,44 @@ repl_coordinator(const struct view *v, uint16_t slot, bool write, unsigned n)
 }
 
 bool
-repl_key_listed_here(const char *key, size_t klen)
+repl_replicates_all(const struct view *v, int m, unsigned n, const struct command *cmd,
+                    int argc, const struct resp_arg *argv)
 {
-    struct view *v;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+
+    for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->step) {
+        uint16_t slot = slots_keyslot(argv[i].p, argv[i].len);
+        size_t np = v->npref[slot] < n ? v->npref[slot] : n;
+        bool in = false;
+
+        for (size_t k = 0; k < np; k++) {
+            in |= v->pref[slot][k] == m;
+        }
+        if (!in) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+repl_listing_begin(struct repl_listing *l)
+{
     struct repl_levels lv;
 
     if (!cluster_enabled()) {
-        return true;
+        return false;
     }
-    v = view_get();
-    repl_levels(NULL, v, &lv);
-    if (lv.n <= 1) {
-        return true;
-    }
-    return repl_coordinator(v, slots_keyslot(key, klen), true, lv.n) == v->self;
+    l->v = view_get();
+    repl_levels(NULL, l->v, &lv);
+    l->n = lv.n;
+    return lv.n > 1;
+}
+
+bool
+repl_listing_has(const struct repl_listing *l, const char *key, size_t klen)
+{
+    return repl_coordinator(l->v, slots_keyslot(key, klen), true, l->n) == l->v->self;
 }
 
 /* ---- the wire form of an entry --------------------------------------------*/
@@ -213,7 +237,7 @@ struct rkey {
     const char *key;
     size_t klen;
     uint16_t slot;
-    bool active, done, ok, replicate;
+    bool active, done;
     struct coord co;
     uint16_t who[COORD_MAX];  /* coordinator index -> view member */
     uint64_t parent;          /* the version the write replaced */
@@ -223,11 +247,11 @@ struct rkey {
 struct rop {
     struct client *c;
     struct view *v;           /* pinned */
-    const struct command *cmd;
     bus_reply_fn *fn;
     void *ctx;
     enum resp_proto proto;
-    unsigned r, w;
+    unsigned n, w;
+    bool write;               /* the command may change its keys */
     int kind, phase;
     int argc;
     struct resp_arg *argv;
@@ -249,22 +273,11 @@ struct rreq {
     uint8_t idx;
 };
 
-/* Per worker: ops by deadline (every op gets the same timeout, so creation
- * order is deadline order). */
-struct repl_worker {
+/* This worker's ops by deadline (every op gets the same timeout, so
+ * creation order is deadline order). An op lives on its client's worker. */
+static _Thread_local struct {
     struct rop *head, *tail;
-};
-static _Thread_local struct repl_worker *rw;
-
-static struct repl_worker *
-worker_ops(struct worker *w)
-{
-    (void)w;
-    if (rw == NULL) {
-        rw = calloc(1, sizeof *rw);
-    }
-    return rw;
-}
+} ops;
 
 static int
 classify(const struct command *cmd, int argc, const struct resp_arg *argv)
@@ -401,7 +414,6 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             break;
         case COORD_DONE:
             rk->done = true;
-            rk->ok = a->ok;
             op->pending--;
             if (!a->ok && !op->failed) {
                 op->failed = true;
@@ -497,10 +509,8 @@ key_begin(struct rop *op, int k, enum coord_kind kind, size_t need, uint64_t sel
     struct rkey *rk = &op->keys[k];
     struct coord_member m[COORD_MAX];
     size_t np = op->v->npref[rk->slot], self = 0;
-    struct repl_levels lv;
     struct coord_act acts[COORD_MAX_ACTS];
 
-    repl_levels(NULL, op->v, &lv);
     for (size_t i = 0; i < np; i++) {
         rk->who[i] = op->v->pref[rk->slot][i];
         m[i].up = view_up(op->v, rk->who[i]);
@@ -508,7 +518,7 @@ key_begin(struct rop *op, int k, enum coord_kind kind, size_t need, uint64_t sel
             self = i;
         }
     }
-    coord_init(&rk->co, kind, m, np, self, lv.n, need, self_version);
+    coord_init(&rk->co, kind, m, np, self, op->n, need, self_version);
     rk->active = true;
     rk->done = false;
     op->pending++;
@@ -520,33 +530,20 @@ static void
 op_execute(struct rop *op)
 {
     struct client *c = op->c;
-    struct resp_buf saved = c->out;
-    enum resp_proto sp = c->proto;
-    bool nr = c->no_route;
 
-    for (int k = 0; k < op->nkeys; k++) {
+    for (int k = 0; op->write && k < op->nkeys; k++) {
         struct entry e = { 0 };
         entry_local(&e, op->keys[k].key, op->keys[k].klen, c->now_ms);
         op->keys[k].parent = e.version;
         entry_clear(&e);
     }
-    resp_buf_init(&c->out);
-    c->proto = op->proto;
-    c->no_route = true;
-    c->now_ms = now_ms();
-    commands_dispatch(c, op->argc, op->argv);
-    c->no_route = nr;
-    c->proto = sp;
-    op->reply = c->out;
-    c->out = saved;
+    commands_run_captured(c, op->proto, op->argc, op->argv, &op->reply);
 }
 
 /* Advance the op when its current phase is over on every key. */
 static void
 op_step(struct rop *op)
 {
-    struct repl_levels lv;
-
     if (op->pending > 0 || op->replied) {
         return;
     }
@@ -562,7 +559,6 @@ op_step(struct rop *op)
             return;
         }
         op->phase = PH_WRITE;
-        repl_levels(NULL, op->v, &lv);
         for (int k = 0; k < op->nkeys; k++) {
             struct rkey *rk = &op->keys[k];
 
@@ -582,17 +578,15 @@ op_step(struct rop *op)
 static void
 op_unlink(struct rop *op)
 {
-    struct repl_worker *ws = worker_ops(op->c->w);
-
     if (op->prev != NULL) {
         op->prev->next = op->next;
     } else {
-        ws->head = op->next;
+        ops.head = op->next;
     }
     if (op->next != NULL) {
         op->next->prev = op->prev;
     } else {
-        ws->tail = op->prev;
+        ops.tail = op->prev;
     }
 }
 
@@ -639,7 +633,6 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     int nkeys = 0;
     size_t bytes = 0;
     struct rop *op;
-    struct repl_worker *ws = worker_ops(c->w);
     char *p;
 
     for (int i = first; i > 0 && i <= last && i < argc; i += cmd->step) {
@@ -660,12 +653,16 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     op->argc = argc;
     op->c = c;
     op->v = view_pin(view_get());
-    op->cmd = cmd;
+    op->write = (cmd->flags & CMD_WRITE) != 0;
     op->fn = fn;
     op->ctx = ctx;
     op->proto = c->proto;
-    op->r = r;
     op->w = w;
+    {
+        struct repl_levels lv;
+        repl_levels(NULL, op->v, &lv);
+        op->n = lv.n;
+    }
     op->kind = classify(cmd, argc, argv);
     op->nkeys = nkeys;
     /* now, not the command's arrival: a failed-over forward starts late */
@@ -678,13 +675,13 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         op->keys[k].klen = op->argv[i].len;
         op->keys[k].slot = slots_keyslot(op->argv[i].p, op->argv[i].len);
     }
-    op->prev = ws->tail;
-    if (ws->tail != NULL) {
-        ws->tail->next = op;
+    op->prev = ops.tail;
+    if (ops.tail != NULL) {
+        ops.tail->next = op;
     } else {
-        ws->head = op;
+        ops.head = op;
     }
-    ws->tail = op;
+    ops.tail = op;
     if (cmd->flags & CMD_WRITE) {
         c->last_write_op = op;
         c->last_write_acks = 0;
@@ -708,11 +705,9 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
 }
 
 void
-repl_worker_cron(struct worker *w, int64_t now)
+repl_worker_cron(int64_t now)
 {
-    struct repl_worker *ws = worker_ops(w);
-
-    for (struct rop *op = ws->head, *next; op != NULL && op->slow_at <= now; op = next) {
+    for (struct rop *op = ops.head, *next; op != NULL && op->slow_at <= now; op = next) {
         next = op->next;
         if (op->hedged || op->phase != PH_READ) {
             continue;
@@ -727,7 +722,7 @@ repl_worker_cron(struct worker *w, int64_t now)
         }
     }
 
-    for (struct rop *op = ws->head, *next; op != NULL && op->deadline <= now; op = next) {
+    for (struct rop *op = ops.head, *next; op != NULL && op->deadline <= now; op = next) {
         next = op->next;
         for (int k = 0; k < op->nkeys; k++) {
             struct rkey *rk = &op->keys[k];
@@ -941,8 +936,8 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     const struct command *cmd;
     long long r, w, deadline;
     struct view *v = view_get();
+    struct repl_levels lv;
     struct bus_slot *bs;
-    bool replica = false;
 
     if (argc < 6 || argv[1].len != 1 || (argv[1].p[0] != '2' && argv[1].p[0] != '3') ||
         !arg_ll(&argv[2], &r) || !arg_ll(&argv[3], &w) || r < 1 || w < 1 || r > 5 || w > 5 ||
@@ -957,15 +952,10 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
         reply_error(c, "TRYAGAIN The call's deadline passed before it ran");
         return;
     }
-    {
-        uint16_t slot = slots_keyslot(argv[5 + cmd->first_key].p, argv[5 + cmd->first_key].len);
-        for (size_t i = 0; i < v->npref[slot]; i++) {
-            replica |= v->pref[slot][i] == v->self;
-        }
-    }
-    if (!replica) {
+    repl_levels(NULL, v, &lv);
+    if (!repl_replicates_all(v, v->self, lv.n, cmd, argc - 5, argv + 5)) {
         /* our views disagree on placement; the forwarder tries no further */
-        reply_error(c, "TRYAGAIN This member does not replicate the key's slot");
+        reply_error(c, "TRYAGAIN This member does not replicate the keys' slots");
         return;
     }
     bs = malloc(sizeof *bs);

@@ -50,13 +50,17 @@ int repl_setup(const char *member_id);
 void repl_teardown(void);
 /* Main thread, every tick: replay hints to members that are up. */
 void repl_main_tick(int64_t now);
-void repl_worker_cron(struct worker *w, int64_t now);
+void repl_worker_cron(int64_t now); /* worker threads, every cron tick */
 
 /* The member that coordinates the command's keys (all in one slot's
  * preference list): for writes and read-modify-writes the first member up
  * in the list; for reads this member when it is a replica. -1 when no
  * replica is up. */
 int repl_coordinator(const struct view *v, uint16_t slot, bool write, unsigned n);
+
+/* True when member m is among the first n of every key's list. */
+bool repl_replicates_all(const struct view *v, int m, unsigned n, const struct command *cmd,
+                         int argc, const struct resp_arg *argv);
 
 /* Coordinate cmd (its keys all coordinated by this member, or forwarded
  * here) with quorums r and w; fn gets the reply (the command's own, or a
@@ -78,10 +82,17 @@ void repl_bus_put(struct client *c, int argc, const struct resp_arg *argv);
 void repl_bus_get(struct client *c, int argc, const struct resp_arg *argv);
 void repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv);
 
-/* True when this member counts the key in KEYS, SCAN, DBSIZE and
- * RANDOMKEY: the first member up in its slot's list, so a cluster-wide
- * listing names every key once although N members hold it. */
-bool repl_key_listed_here(const char *key, size_t klen);
+/* KEYS, SCAN and DBSIZE run on every member, and N members hold each key:
+ * a member lists a key only when it is the first member up in the key's
+ * list, so the cluster-wide listing names every key once. begin: false when
+ * there is nothing to filter (no cluster, or N = 1); the view it holds is
+ * good for one command. */
+struct repl_listing {
+    struct view *v;
+    unsigned n;
+};
+bool repl_listing_begin(struct repl_listing *l);
+bool repl_listing_has(const struct repl_listing *l, const char *key, size_t klen);
 
 /* WAIT numreplicas: the replicas that hold this connection's last write. */
 void repl_wait(struct client *c, long long numreplicas);

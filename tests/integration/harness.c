@@ -458,10 +458,76 @@ settle(redisContext *c)
     }
 }
 
+/* HARNESS_CLUSTER members (0: a single server). A suite built with
+ * -DHARNESS_CLUSTER=3 runs against the first of three members with
+ * replicas 3, so every command is checked through the coordinator, the bus
+ * and the replicas as well as on one server. */
+#ifndef HARNESS_CLUSTER
+#define HARNESS_CLUSTER 0
+#endif
+
+bool
+harness_clustered(void)
+{
+    return HARNESS_CLUSTER > 1;
+}
+
+/* Start member i of the cluster, seeded by member 0's bus port. */
+static struct harness_server *
+member_start(int i, char bus[][16], char dirs[][64])
+{
+    char seed[160];
+
+    snprintf(bus[i], sizeof bus[i], "%d", free_port());
+    snprintf(dirs[i], sizeof dirs[i], "/tmp/ringcache-integ-cluster-XXXXXX");
+    cr_assert(mkdtemp(dirs[i]) != NULL);
+    snprintf(seed, sizeof seed, "127.0.0.1:%s", bus[0]);
+    return harness_server_start("--cluster-enabled", "yes", "--cluster-bus-port", bus[i],
+                                "--dir", dirs[i], "--replicas", "3",
+                                "--failure-detect-ms", "1000", i ? "--cluster-seeds" : NULL,
+                                seed, NULL);
+}
+
+/* Every member knows every other, or the test fails after 5 s. */
+static void
+members_agree(struct harness_server **m, int n)
+{
+    char want[64];
+    long long t0 = harness_now_ms();
+
+    snprintf(want, sizeof want, "cluster_known_nodes:%d", n);
+    for (int i = 0; i < n; i++) {
+        redisContext *c = harness_connect(m[i]);
+        for (;;) {
+            redisReply *r = harness_cmd(c, "CLUSTER INFO");
+            bool ok = r->type == REDIS_REPLY_STRING && strstr(r->str, want) != NULL &&
+                      strstr(r->str, "cluster_state:ok") != NULL;
+            freeReplyObject(r);
+            if (ok) {
+                break;
+            }
+            cr_assert(harness_now_ms() - t0 < 5000, "harness: members did not agree");
+            harness_sleep_ms(10);
+        }
+        redisFree(c);
+    }
+}
+
 void
 harness_setup(void)
 {
-    srv = harness_server_start(NULL);
+    if (HARNESS_CLUSTER > 1) {
+        static char bus[8][16], dirs[8][64];
+        struct harness_server *m[8];
+
+        for (int i = 0; i < HARNESS_CLUSTER; i++) {
+            m[i] = member_start(i, bus, dirs);
+        }
+        members_agree(m, HARNESS_CLUSTER);
+        srv = m[0];
+    } else {
+        srv = harness_server_start(NULL);
+    }
     rc = harness_connect(srv);
     settle(rc);
 }

@@ -49,6 +49,10 @@ extern redisContext *rc;
  * Unless the server wants AUTH, it has answered a PING on rc and reaped the
  * harness's readiness probe, so rc is its only client. */
 void harness_setup(void);
+/* True in a suite built to run against a cluster (-DHARNESS_CLUSTER=3:
+ * harness_setup starts three members with replicas 3; srv and rc are the
+ * first). */
+bool harness_clustered(void);
 /* The same with extra `--directive value` arguments, NULL-terminated; for
  * tests that need a differently configured server (call it in the test body
  * of a suite without .init). */
