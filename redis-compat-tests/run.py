@@ -24,6 +24,10 @@ PARTS = [
     ("redis-benchmark", ["clients/redis_benchmark.py"], 120),
     ("python-redis", ["clients/python_redis.py"], 90),
     ("ioredis", ["clients/ioredis.py"], 360),
+    # the same clients against a local 3-member cluster with replicas 3
+    ("redis-cli-cluster", ["clients/redis_cli.py", "--cluster", "3"], 90),
+    ("python-redis-cluster", ["clients/python_redis.py", "--cluster", "3"], 90),
+    ("ioredis-cluster", ["clients/ioredis.py", "--cluster", "3"], 360),
 ]
 
 

@@ -42,6 +42,8 @@
  * peer flooding the bus costs dropped gossip, not unbounded memory. */
 #define INBOX_MAX 4096
 #define MAX_LINKS 1024
+/* Each member opens a link per worker, and one for gossip. */
+#define MAX_BUS_CONNECTIONS 4096
 
 /* ---- the view shared with workers (view.h) ------------------------------*/
 
@@ -70,7 +72,7 @@ static struct {
     pthread_mutex_t inbox_lock;
     struct inbox_item *inbox, **inbox_tail;
     size_t inbox_len;
-    _Atomic uint64_t gossip_dropped;
+    _Atomic uint64_t gossip_dropped, bus_refused;
     struct view *retired;
     char conf_path[1024];
     uint64_t msgs_sent, msgs_received;
@@ -646,6 +648,14 @@ cluster_bus_accept_cb(int lfd, short what, void *arg)
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             return;
+        }
+        /* Bus connections have their own bound, apart from maxclients; a
+         * peer that never authenticates is closed after a few seconds. */
+        if (atomic_fetch_add(&server.nbus, 1) >= MAX_BUS_CONNECTIONS) {
+            atomic_fetch_sub(&server.nbus, 1);
+            close(fd);
+            atomic_fetch_add(&cl.bus_refused, 1);
+            continue;
         }
         net_hand_off(fd, true);
     }
@@ -1399,8 +1409,11 @@ cluster_info(struct resp_buf *b)
                      v->n, count_state(v, MBR_ALIVE), count_state(v, MBR_SUSPECT),
                      count_state(v, MBR_DEAD));
         resp_add_raw(b, line, (size_t)n);
-        n = snprintf(line, sizeof line, "cluster_gossip_dropped:%llu\r\n",
-                     (unsigned long long)atomic_load(&cl.gossip_dropped));
+        n = snprintf(line, sizeof line,
+                     "cluster_gossip_dropped:%llu\r\ncluster_bus_connections:%u\r\n"
+                     "cluster_bus_refused:%llu\r\n",
+                     (unsigned long long)atomic_load(&cl.gossip_dropped),
+                     atomic_load(&server.nbus), (unsigned long long)atomic_load(&cl.bus_refused));
         resp_add_raw(b, line, (size_t)n);
     }
 }

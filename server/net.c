@@ -41,6 +41,8 @@
 #define BUF_KEEP (64 * 1024)     /* larger lent buffers are freed, not kept */
 #define OUT_PAUSE (1024 * 1024)  /* stop reading a client with this much unsent */
 #define MAX_ACCEPTS 1000
+/* A bus peer proves itself (RC.AUTH) within this, or is closed. */
+#define BUS_AUTH_TIMEOUT_MS 5000
 
 struct server server;
 
@@ -130,7 +132,7 @@ client_create(struct worker *w, int fd, bool bus)
 
     if (c == NULL) {
         close(fd);
-        atomic_fetch_sub(&server.nclients, 1);
+        atomic_fetch_sub(bus ? &server.nbus : &server.nclients, 1);
         return;
     }
     c->id = atomic_fetch_add(&server.next_client_id, 1);
@@ -166,14 +168,18 @@ client_create(struct worker *w, int fd, bool bus)
     }
     w->clients = c;
     atomic_fetch_add(&w->nclients, 1);
-    pthread_mutex_lock(&server.clients_lock);
-    c->gnext = server.clients;
-    if (server.clients != NULL) {
-        server.clients->gprev = c;
+    if (!bus) {
+        /* members' links are not clients: CLIENT LIST and KILL, INFO's
+         * connected_clients and maxclients leave them out */
+        pthread_mutex_lock(&server.clients_lock);
+        c->gnext = server.clients;
+        if (server.clients != NULL) {
+            server.clients->gprev = c;
+        }
+        server.clients = c;
+        pthread_mutex_unlock(&server.clients_lock);
+        STAT_INC(w, total_connections_received);
     }
-    server.clients = c;
-    pthread_mutex_unlock(&server.clients_lock);
-    STAT_INC(w, total_connections_received);
     event_add(c->ev_read, NULL);
 }
 
@@ -203,16 +209,18 @@ client_free(struct client *c)
 {
     struct worker *w = c->w;
 
-    pthread_mutex_lock(&server.clients_lock);
-    if (c->gprev != NULL) {
-        c->gprev->gnext = c->gnext;
-    } else {
-        server.clients = c->gnext;
+    if (!(c->flags & CLIENT_BUS)) {
+        pthread_mutex_lock(&server.clients_lock);
+        if (c->gprev != NULL) {
+            c->gprev->gnext = c->gnext;
+        } else {
+            server.clients = c->gnext;
+        }
+        if (c->gnext != NULL) {
+            c->gnext->gprev = c->gprev;
+        }
+        pthread_mutex_unlock(&server.clients_lock);
     }
-    if (c->gnext != NULL) {
-        c->gnext->gprev = c->gprev;
-    }
-    pthread_mutex_unlock(&server.clients_lock);
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -225,7 +233,7 @@ client_free(struct client *c)
     event_free(c->ev_write);
     close(c->fd);
     atomic_fetch_sub(&w->nclients, 1);
-    atomic_fetch_sub(&server.nclients, 1);
+    atomic_fetch_sub((c->flags & CLIENT_BUS) ? &server.nbus : &server.nclients, 1);
     if (c->waiting > 0) {
         c->flags |= CLIENT_ZOMBIE;
         return;
@@ -667,6 +675,11 @@ worker_cron_cb(evutil_socket_t fd, short what, void *arg)
     for (struct client *c = w->clients, *next; c != NULL; c = next) {
         next = c->next;
         int64_t idle = now - atomic_load_explicit(&c->last_ms, memory_order_relaxed);
+        if ((c->flags & CLIENT_BUS) && !c->authed && now - c->ctime_ms > BUS_AUTH_TIMEOUT_MS) {
+            log_msg(LOG_VERBOSE, "Closing a bus connection that did not authenticate");
+            client_free(c);
+            continue;
+        }
         if (timeout > 0 && idle > timeout * 1000 && resp_buf_pending(&c->out) == 0) {
             log_msg(LOG_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
             client_free(c);
@@ -750,9 +763,6 @@ net_hand_off(int fd, bool bus)
      * client port and on the bus alike (a forwarded reply would otherwise
      * wait for the peer's delayed ACK, ~40 ms). */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (bus) {
-        atomic_fetch_add(&server.nclients, 1);
-    }
     server.next_worker = (server.next_worker + 1) % server.nworkers;
     pthread_mutex_lock(&w->inbox_lock);
     if (w->inbox_len == w->inbox_cap) {
@@ -761,7 +771,7 @@ net_hand_off(int fd, bool bus)
         if (p == NULL) {
             pthread_mutex_unlock(&w->inbox_lock);
             close(fd);
-            atomic_fetch_sub(&server.nclients, 1);
+            atomic_fetch_sub(bus ? &server.nbus : &server.nclients, 1);
             return;
         }
         w->inbox = p;

@@ -169,6 +169,7 @@ struct server {
     char run_id[41];
     _Atomic uint64_t next_client_id;
     _Atomic uint32_t nclients;
+    _Atomic uint32_t nbus;        /* bus connections from members (cluster.c) */
     _Atomic bool shutdown_asap;
     struct event *shutdown_ev;
     struct event *cron_ev;        /* main thread: ops/sec and memory peak */

@@ -15,7 +15,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from rcompat.servers import ServerProcess  # noqa: E402
+from rcompat.servers import ClusterProcess, ServerProcess  # noqa: E402
 
 
 def parse_args(description, extra=None):
@@ -23,6 +23,8 @@ def parse_args(description, extra=None):
     ap.add_argument("--ringcache", help="path to ringcache-server")
     ap.add_argument("--against-redis", action="store_true",
                     help="run the check against redis-server instead (validates the check)")
+    ap.add_argument("--cluster", type=int, default=0, metavar="N",
+                    help="run against a local ringcache cluster of N members, replicas 3")
     if extra:
         extra(ap)
     opts = ap.parse_args()
@@ -34,6 +36,8 @@ def parse_args(description, extra=None):
 def server(opts):
     if opts.against_redis:
         return ServerProcess.redis()
+    if opts.cluster:
+        return ClusterProcess(opts.ringcache, opts.cluster)
     return ServerProcess.ringcache(opts.ringcache)
 
 

@@ -129,3 +129,67 @@ class ServerProcess:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class ClusterProcess:
+    """A local ringcache cluster of `members` with replicas 3, used like one
+    server: .port is the first member's; every member holds the keys, and
+    the client checks run against it exactly as against one server."""
+
+    def __init__(self, binary, members=3, start_timeout=10.0):
+        self.binary = os.path.abspath(binary)
+        self.members = []
+        self.n = members
+        self.start_timeout = start_timeout
+        self.name = "ringcache-cluster"
+        self.port = None
+
+    def start(self):
+        buses = [free_port() for _ in range(self.n)]
+        for i in range(self.n):
+            extra = ["--cluster-enabled", "yes", "--cluster-bus-port", str(buses[i]),
+                     "--replicas", "3"]
+            if i:
+                extra += ["--cluster-seeds", "127.0.0.1:%d" % buses[0]]
+            self.members.append(ServerProcess.ringcache(self.binary, extra).start())
+        self.port = self.members[0].port
+        deadline = time.monotonic() + self.start_timeout
+        want = b"cluster_known_nodes:%d" % self.n
+        for m in self.members:
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", m.port), timeout=1) as s:
+                        s.sendall(b"CLUSTER INFO\r\n")
+                        time.sleep(0.02)
+                        if want in s.recv(65536):
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise ServerError("the cluster's members did not agree")
+                time.sleep(0.05)
+        return self
+
+    @property
+    def proc(self):
+        """The first member's process (the one clients talk to)."""
+        return self.members[0].proc if self.members else None
+
+    def log_tail(self, n=20):
+        return "\n".join(m.log_tail(n) for m in self.members)
+
+    def alive(self):
+        return all(m.alive() for m in self.members)
+
+    def stop(self, timeout=5.0):
+        for m in self.members:
+            m.stop(timeout)
+        self.members = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

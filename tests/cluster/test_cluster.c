@@ -602,7 +602,10 @@ three_up_with_password(void)
 {
     extra_args[0] = "--requirepass";
     extra_args[1] = "s3cret";
-    extra_args[2] = NULL;
+    /* few clients: the members' own links must not count among them */
+    extra_args[2] = "--maxclients";
+    extra_args[3] = "4";
+    extra_args[4] = NULL;
     cluster_up(3);
 }
 
@@ -640,6 +643,69 @@ Test(cluster_auth, routes_between_members_that_share_a_password)
     cr_assert(eq(i64, r->integer, 300));
     freeReplyObject(r);
     redisFree(c);
+}
+
+static long long
+bus_connections(int i)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r;
+    long long n;
+
+    freeReplyObject(harness_cmd(c, "AUTH s3cret"));
+    r = harness_cmd(c, "INFO cluster");
+    n = atoll(strstr(r->str, "cluster_bus_connections:") + strlen("cluster_bus_connections:"));
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+Test(cluster_auth, bus_connections_are_not_clients_and_must_authenticate_soon)
+{
+    int socks[20];
+    redisContext *c[3];
+    long long before = bus_connections(0), t0;
+    redisReply *r;
+
+    for (int i = 0; i < 20; i++) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(nodes[0].bus_port) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socks[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(eq(int, connect(socks[i], (struct sockaddr *)&a, sizeof a), 0));
+    }
+    harness_sleep_ms(200);
+    cr_assert(eq(i64, bus_connections(0), before + 20));
+    /* maxclients 4: the 20 idle bus sockets and the members' links take
+     * none of it */
+    for (int i = 0; i < 3; i++) {
+        c[i] = harness_connect(&nodes[0].s);
+        r = harness_cmd(c[i], "AUTH s3cret");
+        cr_assert(eq(int, r->type, REDIS_REPLY_STATUS), "client %d: %s", i, r->str);
+        freeReplyObject(r);
+    }
+    r = harness_cmd(c[0], "CLIENT LIST");
+    {
+        int lines = 0;
+        for (const char *p = r->str; (p = strchr(p, '\n')) != NULL; p++) {
+            lines++;
+        }
+        cr_assert(eq(int, lines, 3), "%s", r->str);
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < 3; i++) {
+        redisFree(c[i]);
+    }
+    /* never authenticated: closed after 5 s */
+    t0 = harness_now_ms();
+    while (bus_connections(0) > before && harness_now_ms() - t0 < 10000) {
+        harness_sleep_ms(100);
+    }
+    cr_assert(le(i64, bus_connections(0), before));
+    for (int i = 0; i < 20; i++) {
+        char b;
+        cr_assert(eq(sz, (size_t)read(socks[i], &b, 1), 0)); /* closed by the member */
+        close(socks[i]);
+    }
 }
 
 Test(cluster_auth, refuses_bus_commands_without_the_secret)
