@@ -241,20 +241,26 @@ link_connect(struct bus_link *l)
     return true;
 }
 
+void
+bus_link_set_hello(struct bus_link *l, int argc, const struct resp_arg *argv)
+{
+    resp_buf_deinit(&l->hello);
+    resp_buf_init(&l->hello);
+    if (argc > 0) {
+        resp_add_array(&l->hello, (size_t)argc);
+        for (int i = 0; i < argc; i++) {
+            resp_add_bulk(&l->hello, argv[i].p, argv[i].len);
+        }
+    }
+}
+
 struct bus_link *
-bus_link_create(struct event_base *base, const char *addr, uint16_t port,
-                int hello_argc, const struct resp_arg *hello)
+bus_link_create(struct event_base *base, const char *addr, uint16_t port)
 {
     struct bus_link *l = calloc(1, sizeof *l);
 
     if (l == NULL) {
         return NULL;
-    }
-    if (hello_argc > 0) {
-        resp_add_array(&l->hello, (size_t)hello_argc);
-        for (int i = 0; i < hello_argc; i++) {
-            resp_add_bulk(&l->hello, hello[i].p, hello[i].len);
-        }
     }
     l->base = base;
     snprintf(l->addr, sizeof l->addr, "%s", addr);
@@ -292,7 +298,9 @@ bus_link_send(struct bus_link *l, int argc, const struct resp_arg *argv,
         }
         if (l->hello.len > 0) {
             resp_add_raw(&l->out, l->hello.data, l->hello.len);
-            pending_push(l, NULL, NULL, now_ms() + 60000);
+            /* the request behind it fails at its own deadline, so the
+             * hello (the queue's head, which expiry checks) carries it */
+            pending_push(l, NULL, NULL, deadline_ms);
         }
     }
     if (l->qlen >= MAX_PENDING) {

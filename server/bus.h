@@ -25,11 +25,12 @@ struct bus_link;
 /* reply borrows the link's buffer for the call only; NULL means failure. */
 typedef void bus_reply_fn(void *ctx, const char *reply, size_t len);
 
-/* hello: sent first on every new connection (e.g. RC.AUTH <secret>); its
- * reply is ignored. NULL for none. The link keeps its own copy. */
 struct bus_link *bus_link_create(struct event_base *base, const char *addr,
-                                 uint16_t port, int hello_argc,
-                                 const struct resp_arg *hello);
+                                 uint16_t port);
+/* The request sent first on every new connection from now on (e.g. RC.AUTH
+ * <secret>); its reply is ignored. argc 0 for none. The link keeps its own
+ * copy; a connection already open keeps the hello it began with. */
+void bus_link_set_hello(struct bus_link *l, int argc, const struct resp_arg *argv);
 /* Fails every pending request (their callbacks run), closes, sets *l = NULL. */
 void bus_link_destroy(struct bus_link **l);
 

@@ -73,6 +73,8 @@ static struct {
     struct inbox_item *inbox, **inbox_tail;
     size_t inbox_len;
     _Atomic uint64_t gossip_dropped, bus_refused;
+    _Atomic uint64_t secret_gen;     /* bumped when requirepass changes */
+    uint64_t link_gen[MAX_LINKS];    /* the secret each gossip link's hello carries */
     struct view *retired;
     char conf_path[1024];
     uint64_t msgs_sent, msgs_received;
@@ -84,6 +86,7 @@ static struct {
 struct worker_link {
     char id[MBR_ID_LEN + 1];
     struct bus_link *link;
+    uint64_t secret_gen; /* the secret its hello carries */
 };
 
 struct cluster_worker {
@@ -122,17 +125,34 @@ cluster_bus_open(void)
     return open;
 }
 
-/* A new link: it says RC.AUTH first on every connection when there is a
- * secret. */
+/* A link says RC.AUTH first on every new connection when there is a
+ * secret; after CONFIG SET requirepass (generation *gen is behind) its next
+ * connection says the new one. */
 static struct bus_link *
-link_new(struct event_base *base, const char *addr, uint16_t port)
+link_fresh(struct bus_link *l, uint64_t *gen)
 {
-    char *secret = bus_secret();
-    struct resp_arg hello[2] = { { "RC.AUTH", 7 }, { secret, secret ? strlen(secret) : 0 } };
-    struct bus_link *l = bus_link_create(base, addr, port, secret && secret[0] ? 2 : 0, hello);
+    uint64_t now = atomic_load_explicit(&cl.secret_gen, memory_order_acquire);
+    char *secret;
 
-    free(secret);
+    if (l == NULL || *gen == now + 1) {
+        return l;
+    }
+    secret = bus_secret();
+    if (secret != NULL) {
+        struct resp_arg hello[2] = { { "RC.AUTH", 7 }, { secret, strlen(secret) } };
+
+        bus_link_set_hello(l, secret[0] ? 2 : 0, hello);
+        *gen = now + 1; /* 0 is "never set" */
+        free(secret);
+    }
     return l;
+}
+
+static void
+secret_changed(enum config_id id)
+{
+    (void)id;
+    atomic_fetch_add_explicit(&cl.secret_gen, 1, memory_order_release);
 }
 
 struct view *
@@ -269,14 +289,16 @@ gossip_link(const char *addr, uint16_t port)
 {
     for (size_t i = 0; i < cl.nlinks; i++) {
         if (bus_link_matches(cl.links[i], addr, port)) {
-            return cl.links[i];
+            return link_fresh(cl.links[i], &cl.link_gen[i]);
         }
     }
     if (cl.nlinks == MAX_LINKS) {
         return NULL;
     }
-    cl.links[cl.nlinks] = link_new(server.base, addr, port);
-    return cl.links[cl.nlinks++];
+    cl.links[cl.nlinks] = bus_link_create(server.base, addr, port);
+    cl.link_gen[cl.nlinks] = 0;
+    cl.nlinks++;
+    return link_fresh(cl.links[cl.nlinks - 1], &cl.link_gen[cl.nlinks - 1]);
 }
 
 static void
@@ -594,6 +616,7 @@ cluster_setup(void)
     if (repl_setup(self.id) < 0) {
         return -1;
     }
+    config_on_change(OPT_REQUIREPASS, secret_changed);
     cl.tick_ev = event_new(server.base, -1, 0, tick_cb, NULL);
     event_add(cl.tick_ev, &tv);
     log_msg(LOG_NOTICE, "cluster: member %s at %s:%d, bus port %d", self.id, announce, port,
@@ -711,17 +734,20 @@ cluster_worker_link(struct worker *w, const struct view_member *m)
             if (!bus_link_matches(cw->links[i].link, m->addr, m->bus_port)) {
                 /* The member moved (restarted elsewhere): a new link. */
                 bus_link_destroy(&cw->links[i].link);
-                cw->links[i].link = link_new(w->base, m->addr, m->bus_port);
+                cw->links[i].link = bus_link_create(w->base, m->addr, m->bus_port);
+                cw->links[i].secret_gen = 0;
             }
-            return cw->links[i].link;
+            return link_fresh(cw->links[i].link, &cw->links[i].secret_gen);
         }
     }
     if (cw->n == MAX_LINKS) {
         return NULL;
     }
     memcpy(cw->links[cw->n].id, m->id, sizeof m->id);
-    cw->links[cw->n].link = link_new(w->base, m->addr, m->bus_port);
-    return cw->links[cw->n++].link;
+    cw->links[cw->n].link = bus_link_create(w->base, m->addr, m->bus_port);
+    cw->links[cw->n].secret_gen = 0;
+    cw->n++;
+    return link_fresh(cw->links[cw->n - 1].link, &cw->links[cw->n - 1].secret_gen);
 }
 
 /* ---- routing -------------------------------------------------------------*/

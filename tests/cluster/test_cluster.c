@@ -597,6 +597,40 @@ Test(cluster, cannot_forget_itself)
     redisFree(c);
 }
 
+/* A key whose writes member m coordinates (first in its CLUSTER SLOTS entry). */
+static void
+key_coordinated_by(int m, char *key, size_t cap)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *slots;
+
+    if (extra_args[0] != NULL && strcmp(extra_args[0], "--requirepass") == 0) {
+        freeReplyObject(harness_cmd(c, "AUTH %s", extra_args[1]));
+    }
+    slots = harness_cmd(c, "CLUSTER SLOTS");
+    static int owner_port[16384];
+
+    for (size_t i = 0; i < slots->elements; i++) {
+        redisReply *e = slots->element[i];
+        for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++) {
+            owner_port[s] = (int)e->element[2]->element[1]->integer;
+        }
+    }
+    freeReplyObject(slots);
+    for (int k = 0; k < 100000; k++) {
+        redisReply *ks;
+        snprintf(key, cap, "counter:%d", k);
+        ks = harness_cmd(c, "CLUSTER KEYSLOT %s", key);
+        bool mine = owner_port[ks->integer] == nodes[m].s.port;
+        freeReplyObject(ks);
+        if (mine) {
+            redisFree(c);
+            return;
+        }
+    }
+    cr_fatal("no key coordinated by member %d", m);
+}
+
 static void
 three_up_with_password(void)
 {
@@ -706,6 +740,85 @@ Test(cluster_auth, bus_connections_are_not_clients_and_must_authenticate_soon)
         cr_assert(eq(sz, (size_t)read(socks[i], &b, 1), 0)); /* closed by the member */
         close(socks[i]);
     }
+}
+
+Test(cluster_auth, a_new_link_to_a_stopped_member_gives_up_at_the_request_deadline)
+{
+    char key[32];
+    redisContext *c;
+    redisReply *r;
+    long long t0;
+
+    key_coordinated_by(2, key, sizeof key);
+    /* no worker of member 0 has a link to member 2 yet: the SET makes one,
+     * whose RC.AUTH hello goes first into a socket nobody reads */
+    kill(nodes[2].s.pid, SIGSTOP);
+    c = harness_connect(&nodes[0].s);
+    freeReplyObject(harness_cmd(c, "AUTH s3cret"));
+    t0 = harness_now_ms();
+    r = harness_cmd(c, "SET %s v", key);
+    /* the hello's deadline was 60 s; now that of the request behind it */
+    cr_assert(lt(i64, harness_now_ms() - t0, 5000));
+    if (CLUSTER_REPLICAS > 1) {
+        cr_assert(eq(str, r->str, "OK")); /* the next replica coordinated it */
+    } else {
+        cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    kill(nodes[2].s.pid, SIGCONT);
+}
+
+Test(cluster_auth, links_that_reconnect_after_config_set_requirepass_send_the_new_one)
+{
+    redisContext *c, *pre[4];
+    redisReply *r;
+    char key[32];
+
+    /* links from every worker of member 0 to member 1 exist before the
+     * change (connections go to workers in turn) */
+    key_coordinated_by(1, key, sizeof key);
+    for (int i = 0; i < 4; i++) {
+        pre[i] = harness_connect(&nodes[0].s);
+        freeReplyObject(harness_cmd(pre[i], "AUTH s3cret"));
+        r = harness_cmd(pre[i], "SET %s before", key);
+        cr_assert(eq(str, r->str, "OK"), "%s", r->str);
+        freeReplyObject(r);
+    }
+    for (int i = 0; i < 4; i++) {
+        redisFree(pre[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        c = harness_connect(&nodes[i].s);
+        freeReplyObject(harness_cmd(c, "AUTH s3cret"));
+        r = harness_cmd(c, "CONFIG SET requirepass n3wpass");
+        cr_assert(eq(str, r->str, "OK"));
+        freeReplyObject(r);
+        redisFree(c);
+    }
+    /* member 1 restarts: every link to it reconnects */
+    extra_args[1] = "n3wpass";
+    node_kill(1, SIGKILL);
+    node_start(1, 0);
+    cr_assert(wait_agreement(3, 5000) >= 0);
+    c = harness_connect(&nodes[0].s);
+    freeReplyObject(harness_cmd(c, "AUTH n3wpass"));
+    for (int i = 0; i < 50; i++) {
+        r = harness_cmd(c, "SET %s v%d", key, i);
+        cr_assert(eq(str, r->str, "OK"), "%s", r->str);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    /* the writes reached member 1 itself, over the reconnected links */
+    c = harness_connect(&nodes[1].s);
+    freeReplyObject(harness_cmd(c, "AUTH n3wpass"));
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ONE"));
+    r = harness_cmd(c, "GET %s", key);
+    cr_assert(eq(int, r->type, REDIS_REPLY_STRING));
+    cr_assert(eq(str, r->str, "v49"));
+    freeReplyObject(r);
+    redisFree(c);
+    extra_args[1] = "s3cret";
 }
 
 Test(cluster_auth, refuses_bus_commands_without_the_secret)
@@ -952,35 +1065,6 @@ Test(replication, a_paused_member_costs_no_request_and_catches_up_after)
     cr_assert(wait_agreement(3, 5000) >= 0);
     cr_assert(hints_drained(10000), "hints were not replayed");
     expect_local_copies(2, RKEYS);
-}
-
-/* A key whose writes member m coordinates (first in its CLUSTER SLOTS entry). */
-static void
-key_coordinated_by(int m, char *key, size_t cap)
-{
-    redisContext *c = harness_connect(&nodes[0].s);
-    redisReply *slots = harness_cmd(c, "CLUSTER SLOTS");
-    static int owner_port[16384];
-
-    for (size_t i = 0; i < slots->elements; i++) {
-        redisReply *e = slots->element[i];
-        for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++) {
-            owner_port[s] = (int)e->element[2]->element[1]->integer;
-        }
-    }
-    freeReplyObject(slots);
-    for (int k = 0; k < 100000; k++) {
-        redisReply *ks;
-        snprintf(key, cap, "counter:%d", k);
-        ks = harness_cmd(c, "CLUSTER KEYSLOT %s", key);
-        bool mine = owner_port[ks->integer] == nodes[m].s.port;
-        freeReplyObject(ks);
-        if (mine) {
-            redisFree(c);
-            return;
-        }
-    }
-    cr_fatal("no key coordinated by member %d", m);
 }
 
 Test(replication, an_incr_sequence_loses_no_acknowledged_increment_when_its_coordinator_dies)
