@@ -74,6 +74,7 @@ static struct {
     size_t inbox_len;
     _Atomic uint64_t gossip_dropped, bus_refused;
     _Atomic uint64_t secret_gen;     /* bumped when requirepass changes */
+    _Atomic uint64_t ring_builds, conf_saves;
     uint64_t link_gen[MAX_LINKS];    /* the secret each gossip link's hello carries */
     struct view *retired;
     char conf_path[1024];
@@ -177,22 +178,58 @@ view_release(struct view **v)
     }
 }
 
-/* Rebuild the ring and the slot owners from the membership (main thread). */
-static void
+/* The same members on the ring, at the same indexes: the preference lists
+ * are the same, whatever else (states, incarnations) changed. */
+static bool
+same_ring(const struct view *a, const struct view *b)
+{
+    if (a == NULL || a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->m[i].id, b->m[i].id) != 0 ||
+            (a->m[i].state == MBR_LEFT) != (b->m[i].state == MBR_LEFT)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* What nodes.conf needs again after a restart is the same: members, their
+ * addresses, who left, and our own incarnation. Other members' health is
+ * learnt again by gossip, so a death or a suspicion writes nothing. */
+static bool
+same_saved(const struct view *a, const struct view *b)
+{
+    if (!same_ring(a, b)) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->m[i].addr, b->m[i].addr) != 0 || a->m[i].port != b->m[i].port ||
+            a->m[i].bus_port != b->m[i].bus_port) {
+            return false;
+        }
+    }
+    return a->m[a->self].incarnation == b->m[b->self].incarnation;
+}
+
+/* Publish a new view of the membership (main thread); the ring and the
+ * preference lists are rebuilt only when the ring's members changed.
+ * Returns true when nodes.conf should be written. */
+static bool
 view_publish(void)
 {
-    struct view *v = calloc(1, sizeof *v), *old;
+    struct view *v = calloc(1, sizeof *v), *old = view_get();
     struct mbr_member me;
     size_t n = mbr_member_count(cl.mbr);
+    bool save;
 
     if (v == NULL) {
         log_msg(LOG_WARNING, "cluster: no memory for a new view");
-        return;
+        return false;
     }
     v->m = calloc(n ? n : 1, sizeof *v->m);
     mbr_self(cl.mbr, &me);
-    ring_destroy(&cl.ring);
-    cl.ring = ring_create((unsigned)config_num(OPT_VNODES));
     for (size_t i = 0; i < n; i++) {
         struct mbr_member mm;
 
@@ -208,29 +245,41 @@ view_publish(void)
         }
         /* Dead is a temporary failure (Dynamo): the member keeps its slots.
          * Only members that left for good are off the ring. */
-        if (mm.state != MBR_LEFT) {
-            ring_member_add(cl.ring, mm.id, (uint32_t)i);
-            v->ring_members++;
-        }
+        v->ring_members += mm.state != MBR_LEFT;
     }
     v->n = n;
     v->epoch = ++cl.epoch;
-    ring_build(cl.ring);
-    for (uint32_t s = 0; s < CLUSTER_SLOTS; s++) {
-        uint32_t h[RING_MAX_REPLICAS];
-        size_t np = ring_preference(cl.ring, (uint16_t)s, RING_MAX_REPLICAS, h);
-
-        v->npref[s] = (uint8_t)np;
-        for (size_t k = 0; k < np; k++) {
-            v->pref[s][k] = (uint16_t)h[k];
+    if (same_ring(old, v)) {
+        memcpy(v->npref, old->npref, sizeof v->npref);
+        memcpy(v->pref, old->pref, sizeof v->pref);
+    } else {
+        ring_destroy(&cl.ring);
+        cl.ring = ring_create((unsigned)config_num(OPT_VNODES));
+        for (size_t i = 0; i < n; i++) {
+            if (v->m[i].state != MBR_LEFT) {
+                ring_member_add(cl.ring, v->m[i].id, (uint32_t)i);
+            }
         }
+        ring_build(cl.ring);
+        for (uint32_t s = 0; s < CLUSTER_SLOTS; s++) {
+            uint32_t h[RING_MAX_REPLICAS];
+            size_t np = ring_preference(cl.ring, (uint16_t)s, RING_MAX_REPLICAS, h);
+
+            v->npref[s] = (uint8_t)np;
+            for (size_t k = 0; k < np; k++) {
+                v->pref[s][k] = (uint16_t)h[k];
+            }
+        }
+        atomic_fetch_add_explicit(&cl.ring_builds, 1, memory_order_relaxed);
     }
+    save = !same_saved(old, v);
     old = atomic_exchange_explicit(&current_view, v, memory_order_acq_rel);
     if (old != NULL) {
         old->retired_ms = now_ms();
         old->retired_next = cl.retired;
         cl.retired = old;
     }
+    return save;
 }
 
 /* Free views no worker can still be reading: a worker holds a view only
@@ -256,6 +305,7 @@ views_reap(int64_t now, bool all)
 static void
 conf_save(void)
 {
+    atomic_fetch_add_explicit(&cl.conf_saves, 1, memory_order_relaxed);
     char tmp[1100];
     size_t need = mbr_conf_format(cl.mbr, NULL, 0) + 1;
     char *text = malloc(need);
@@ -326,7 +376,7 @@ gossip_send(const struct mbr_send *s)
 static void
 drain(void)
 {
-    bool changed = false, save = false;
+    bool changed = false;
     size_t n = mbr_out_count(cl.out);
 
     for (size_t i = 0; i < n; i++) {
@@ -337,7 +387,6 @@ drain(void)
             continue;
         }
         changed = true;
-        save = true;
         if (a->event.kind != MBR_EV_CHANGED || a->event.member.state != a->event.old_state) {
             log_msg(a->event.member.state >= MBR_SUSPECT ? LOG_WARNING : LOG_NOTICE,
                     "cluster: member %.40s %s:%u is %s%s", a->event.member.id,
@@ -350,10 +399,7 @@ drain(void)
         changed = true;
     }
     mbr_out_clear(cl.out);
-    if (changed) {
-        view_publish();
-    }
-    if (save) {
+    if (changed && view_publish()) {
         conf_save();
     }
 }
@@ -1423,7 +1469,7 @@ count_state(struct view *v, enum mbr_state st)
 void
 cluster_info(struct resp_buf *b)
 {
-    char line[256];
+    char line[512];
     int n;
 
     n = snprintf(line, sizeof line, "cluster_enabled:%d\r\n", cl.enabled);
@@ -1437,9 +1483,12 @@ cluster_info(struct resp_buf *b)
         resp_add_raw(b, line, (size_t)n);
         n = snprintf(line, sizeof line,
                      "cluster_gossip_dropped:%llu\r\ncluster_bus_connections:%u\r\n"
-                     "cluster_bus_refused:%llu\r\n",
+                     "cluster_bus_refused:%llu\r\ncluster_ring_builds:%llu\r\n"
+                     "cluster_conf_saves:%llu\r\n",
                      (unsigned long long)atomic_load(&cl.gossip_dropped),
-                     atomic_load(&server.nbus), (unsigned long long)atomic_load(&cl.bus_refused));
+                     atomic_load(&server.nbus), (unsigned long long)atomic_load(&cl.bus_refused),
+                     (unsigned long long)atomic_load(&cl.ring_builds),
+                     (unsigned long long)atomic_load(&cl.conf_saves));
         resp_add_raw(b, line, (size_t)n);
     }
 }

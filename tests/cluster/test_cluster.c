@@ -473,6 +473,46 @@ Test(cluster, a_fourth_member_joins_through_a_seed)
     fprintf(stderr, "cluster: 4th member (seed) agreed by all after %lld ms\n", took);
 }
 
+static long long
+cluster_counter(int i, const char *field)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r = harness_cmd(c, "INFO cluster");
+    char *p = strstr(r->str, field);
+    long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
+
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+Test(cluster, a_death_changes_no_placement_and_writes_no_nodes_conf)
+{
+    long long builds = cluster_counter(0, "cluster_ring_builds");
+    long long saves = cluster_counter(0, "cluster_conf_saves");
+    long long t0 = harness_now_ms();
+    int known, healthy, dead = 0;
+
+    cr_assert(gt(i64, builds, 0));
+    node_kill(2, SIGKILL);
+    while (dead == 0 && harness_now_ms() - t0 < 5000) {
+        view_full(0, &known, &healthy, &dead);
+        harness_sleep_ms(20);
+    }
+    cr_assert(eq(int, dead, 1));
+    /* suspect, then dead: the same members on the ring */
+    cr_assert(eq(i64, cluster_counter(0, "cluster_ring_builds"), builds));
+    cr_assert(eq(i64, cluster_counter(0, "cluster_conf_saves"), saves));
+    nnodes = 4;
+    node_start(3, 0); /* a join does change placement */
+    t0 = harness_now_ms();
+    while (cluster_counter(0, "cluster_ring_builds") == builds && harness_now_ms() - t0 < 5000) {
+        harness_sleep_ms(20);
+    }
+    cr_assert(gt(i64, cluster_counter(0, "cluster_ring_builds"), builds));
+    cr_assert(gt(i64, cluster_counter(0, "cluster_conf_saves"), saves));
+}
+
 Test(cluster, sees_a_killed_member_dead_then_alive_again_with_the_same_id)
 {
     redisContext *c = harness_connect(&nodes[2].s);
