@@ -22,7 +22,10 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define MAX_PENDING 100000   /* a peer that stops answering cannot grow us */
+/* A peer that stops answering cannot grow us: requests past either bound
+ * fail at once (the caller fails over or answers an error). */
+#define MAX_PENDING 100000
+#define MAX_UNSENT_BYTES (64u << 20)
 
 struct pending {
     bus_reply_fn *fn;
@@ -303,7 +306,7 @@ bus_link_send(struct bus_link *l, int argc, const struct resp_arg *argv,
             pending_push(l, NULL, NULL, deadline_ms);
         }
     }
-    if (l->qlen >= MAX_PENDING) {
+    if (l->qlen >= MAX_PENDING || resp_buf_pending(&l->out) >= MAX_UNSENT_BYTES) {
         return false;
     }
     resp_add_array(&l->out, (size_t)argc);

@@ -35,7 +35,8 @@ void bus_link_set_hello(struct bus_link *l, int argc, const struct resp_arg *arg
 void bus_link_destroy(struct bus_link **l);
 
 /* Queue argv as one request. fn may be NULL to ignore the reply. Returns
- * false, having called nothing, only when the link is in backoff. */
+ * false, having called nothing, when the link is in backoff or already
+ * holds 100,000 requests or 64 MiB not yet written to the peer. */
 bool bus_link_send(struct bus_link *l, int argc, const struct resp_arg *argv,
                    int64_t deadline_ms, bus_reply_fn *fn, void *ctx);
 

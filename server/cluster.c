@@ -38,9 +38,10 @@
 #include "storage/store.h"
 
 #define VIEW_GRACE_MS 10000
-/* Gossip waiting for the main thread. SWIM copes with lost messages, so a
- * peer flooding the bus costs dropped gossip, not unbounded memory. */
-#define INBOX_MAX 4096
+/* Bytes of gossip waiting for the main thread. SWIM copes with lost
+ * messages, so a peer flooding the bus costs dropped gossip, not unbounded
+ * memory (a message may hold ~460 KB of records). */
+#define INBOX_MAX_BYTES (16u << 20)
 #define MAX_LINKS 1024
 /* Each member opens a link per worker, and one for gossip. */
 #define MAX_BUS_CONNECTIONS 4096
@@ -71,7 +72,7 @@ static struct {
     size_t nlinks;
     pthread_mutex_t inbox_lock;
     struct inbox_item *inbox, **inbox_tail;
-    size_t inbox_len;
+    size_t inbox_bytes;
     _Atomic uint64_t gossip_dropped, bus_refused;
     _Atomic uint64_t secret_gen;     /* bumped when requirepass changes */
     _Atomic uint64_t ring_builds, conf_saves;
@@ -445,7 +446,7 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
     list = cl.inbox;
     cl.inbox = NULL;
     cl.inbox_tail = &cl.inbox;
-    cl.inbox_len = 0;
+    cl.inbox_bytes = 0;
     pthread_mutex_unlock(&cl.inbox_lock);
     while (list != NULL) {
         struct inbox_item *it = list;
@@ -466,14 +467,15 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
     drain();
 }
 
-/* Hand an item to the main thread. Gossip past INBOX_MAX is dropped (and
- * counted); MEET and FORGET, which an operator asked for, always go in. */
+/* Hand an item of `bytes` to the main thread. Gossip past INBOX_MAX_BYTES
+ * is dropped (and counted); MEET and FORGET, which an operator asked for,
+ * always go in. */
 static void
-inbox_post(struct inbox_item *it)
+inbox_post(struct inbox_item *it, size_t bytes)
 {
     it->next = NULL;
     pthread_mutex_lock(&cl.inbox_lock);
-    if (it->kind == IN_GOSSIP && cl.inbox_len >= INBOX_MAX) {
+    if (it->kind == IN_GOSSIP && cl.inbox_bytes + bytes > INBOX_MAX_BYTES) {
         pthread_mutex_unlock(&cl.inbox_lock);
         atomic_fetch_add(&cl.gossip_dropped, 1);
         free(it->msg.records);
@@ -482,7 +484,7 @@ inbox_post(struct inbox_item *it)
     }
     *cl.inbox_tail = it;
     cl.inbox_tail = &it->next;
-    cl.inbox_len++;
+    cl.inbox_bytes += bytes;
     pthread_mutex_unlock(&cl.inbox_lock);
     event_active(cl.inbox_ev, EV_READ, 0);
 }
@@ -1445,7 +1447,7 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
             reply_error(c, "ERR malformed gossip message");
             return;
         }
-        inbox_post(it);
+        inbox_post(it, sizeof *it + cap * sizeof *it->msg.records);
         reply_ok(c);
         return;
     }
@@ -1913,7 +1915,7 @@ cmd_cluster_meet(struct client *c, int argc, const struct resp_arg *argv)
     it->kind = IN_MEET;
     memcpy(it->addr, addr, sizeof it->addr);
     it->bus_port = (uint16_t)bus;
-    inbox_post(it);
+    inbox_post(it, sizeof *it);
     reply_ok(c);
 }
 
@@ -1946,6 +1948,6 @@ cmd_cluster_forget(struct client *c, int argc, const struct resp_arg *argv)
     it = calloc(1, sizeof *it);
     it->kind = IN_FORGET;
     memcpy(it->addr, v->m[found].id, MBR_ID_LEN + 1);
-    inbox_post(it);
+    inbox_post(it, sizeof *it);
     reply_ok(c);
 }
