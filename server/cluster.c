@@ -10,8 +10,11 @@
  *   RC.EXEC <proto> <cmd> <args>  run a command here, without routing, and
  *                                 reply as a client of that protocol would
  *                                 get it; the forwarding member relays the
- *                                 reply byte for byte
- * Replication (N > 1) will add its own RC.* commands carrying versions.
+ *                                 reply byte for byte (N = 1, and slot
+ *                                 commands)
+ *   RC.CALL, RC.PUT, RC.GET, RC.HINT
+ *                                 replication (N > 1): see replicate.h
+ * The CLUSTER commands that read the view are in cmd_cluster.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,7 +82,7 @@ static struct {
     uint64_t link_gen[MAX_LINKS];    /* the secret each gossip link's hello carries */
     struct view *retired;
     char conf_path[1024];
-    uint64_t msgs_sent, msgs_received;
+    _Atomic uint64_t msgs_sent, msgs_received; /* read by CLUSTER INFO */
     uint64_t epoch;
 } cl = { .bus_fd = -1 };
 
@@ -366,7 +369,7 @@ gossip_send(const struct mbr_send *s)
         mbr_msg_encode(&s->msg, argv, argc_cap, buf, buf_cap, &argc) == MBR_OK) {
         int64_t deadline = now_ms() + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS);
         if (bus_link_send(l, (int)argc, argv, deadline, NULL, NULL)) {
-            cl.msgs_sent++;
+            atomic_fetch_add_explicit(&cl.msgs_sent, 1, memory_order_relaxed);
         }
     }
     free(argv);
@@ -454,7 +457,7 @@ inbox_cb(evutil_socket_t fd, short what, void *arg)
 
         list = it->next;
         if (it->kind == IN_GOSSIP) {
-            cl.msgs_received++;
+            atomic_fetch_add_explicit(&cl.msgs_received, 1, memory_order_relaxed);
             mbr_receive(cl.mbr, NULL, &it->msg, now, cl.out);
             free(it->msg.records);
         } else if (it->kind == IN_MEET) {
@@ -1455,18 +1458,7 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
                  (int)(argv[0].len < 64 ? argv[0].len : 64), argv[0].p);
 }
 
-/* ---- INFO and CLUSTER --------------------------------------------------------*/
-
-static size_t
-count_state(struct view *v, enum mbr_state st)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < v->n; i++) {
-        n += v->m[i].state == st;
-    }
-    return n;
-}
+/* ---- INFO --------------------------------------------------------------------*/
 
 void
 cluster_info(struct resp_buf *b)
@@ -1480,8 +1472,8 @@ cluster_info(struct resp_buf *b)
         struct view *v = view_get();
         n = snprintf(line, sizeof line, "cluster_known_nodes:%zu\r\ncluster_alive_nodes:%zu\r\n"
                      "cluster_suspect_nodes:%zu\r\ncluster_dead_nodes:%zu\r\n",
-                     v->n, count_state(v, MBR_ALIVE), count_state(v, MBR_SUSPECT),
-                     count_state(v, MBR_DEAD));
+                     v->n, view_count(v, MBR_ALIVE), view_count(v, MBR_SUSPECT),
+                     view_count(v, MBR_DEAD));
         resp_add_raw(b, line, (size_t)n);
         n = snprintf(line, sizeof line,
                      "cluster_gossip_dropped:%llu\r\ncluster_bus_connections:%u\r\n"
@@ -1495,346 +1487,9 @@ cluster_info(struct resp_buf *b)
     }
 }
 
-static bool
-cluster_required(struct client *c)
-{
-    if (!cl.enabled) {
-        reply_error(c, "ERR This instance has cluster support disabled");
-        return false;
-    }
-    return true;
-}
-
-static const char *
-node_flags(const struct view *v, size_t i)
-{
-    static const char *const with_self[] = { "myself,master", "myself,master", "myself,master,fail?",
-                                             "myself,master,fail", "myself,master", "myself,master,noaddr" };
-    static const char *const others[] = { "master", "master", "master,fail?", "master,fail",
-                                          "master", "master,noaddr" };
-
-    return (int)i == v->self ? with_self[v->m[i].state] : others[v->m[i].state];
-}
-
-void
-cmd_cluster_info(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct view *v;
-    char text[1024];
-    size_t served = 0, fail = 0, pfail = 0;
-    int n;
-
-    (void)argc;
-    (void)argv;
-    if (!cluster_required(c)) {
-        return;
-    }
-    v = view_get();
-    for (int s = 0; s < CLUSTER_SLOTS; s++) {
-        int o = view_owner(v, (uint16_t)s);
-        served += o >= 0;
-        fail += o >= 0 && v->m[o].state == MBR_DEAD;
-        pfail += o >= 0 && v->m[o].state == MBR_SUSPECT;
-    }
-    n = snprintf(text, sizeof text,
-                 "cluster_state:%s\r\ncluster_slots_assigned:%zu\r\ncluster_slots_ok:%zu\r\n"
-                 "cluster_slots_pfail:%zu\r\ncluster_slots_fail:%zu\r\ncluster_known_nodes:%zu\r\n"
-                 "cluster_size:%zu\r\ncluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n"
-                 "cluster_stats_messages_sent:%llu\r\ncluster_stats_messages_received:%llu\r\n"
-                 "total_cluster_links_buffer_limit_exceeded:0\r\n",
-                 fail == 0 && served == CLUSTER_SLOTS ? "ok" : "fail", served,
-                 served - fail - pfail, pfail, fail, v->n,
-                 v->n - count_state(v, MBR_LEFT), (unsigned long long)v->m[v->self].incarnation,
-                 (unsigned long long)v->m[v->self].incarnation,
-                 (unsigned long long)cl.msgs_sent, (unsigned long long)cl.msgs_received);
-    resp_add_verbatim(&c->out, c->proto, "txt", text, (size_t)n);
-}
-
-void
-cmd_cluster_myid(struct client *c, int argc, const struct resp_arg *argv)
-{
-    (void)argc;
-    (void)argv;
-    if (cluster_required(c)) {
-        struct view *v = view_get();
-        resp_add_bulk_cstr(&c->out, v->m[v->self].id);
-    }
-}
-
-void
-cmd_cluster_keyslot(struct client *c, int argc, const struct resp_arg *argv)
-{
-    (void)argc;
-    if (cluster_required(c)) {
-        resp_add_int(&c->out, slots_keyslot(argv[2].p, argv[2].len));
-    }
-}
-
-/* Contiguous runs of slots with the same owner. */
-static int
-next_range(const struct view *v, int from, int *end)
-{
-    int o = view_owner(v, (uint16_t)from);
-
-    *end = from;
-    while (*end + 1 < CLUSTER_SLOTS && view_owner(v, (uint16_t)(*end + 1)) == o) {
-        (*end)++;
-    }
-    return o;
-}
-
-/* The first n entries of two slots' lists are the same. */
-static bool
-same_replicas(const struct view *v, int a, int b, size_t n)
-{
-    size_t na = v->npref[a] < n ? v->npref[a] : n, nb = v->npref[b] < n ? v->npref[b] : n;
-
-    return na == nb && memcmp(v->pref[a], v->pref[b], na * sizeof v->pref[a][0]) == 0;
-}
-
-/* Contiguous runs of slots with the same replicas in the same order. */
-static void
-next_replica_range(const struct view *v, int from, int *end, size_t n)
-{
-    *end = from;
-    while (*end + 1 < CLUSTER_SLOTS && same_replicas(v, from, *end + 1, n)) {
-        (*end)++;
-    }
-}
-
-static size_t
-cluster_n(const struct view *v)
-{
-    struct repl_levels lv;
-
-    repl_levels(NULL, v, &lv);
-    return lv.n;
-}
-
-static void
-slots_node(struct client *c, const struct view_member *m)
-{
-    resp_add_array(&c->out, 4);
-    resp_add_bulk_cstr(&c->out, m->addr);
-    resp_add_int(&c->out, m->port);
-    resp_add_bulk_cstr(&c->out, m->id);
-    resp_add_map(&c->out, c->proto, 0);
-}
-
-void
-cmd_cluster_nodes(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct view *v;
-    struct resp_buf text;
-
-    (void)argc;
-    (void)argv;
-    if (!cluster_required(c)) {
-        return;
-    }
-    v = view_get();
-    resp_buf_init(&text);
-    for (size_t i = 0; i < v->n; i++) {
-        char line[256];
-        int n;
-
-        if (v->m[i].state == MBR_LEFT) {
-            continue;
-        }
-        n = snprintf(line, sizeof line, "%s %s:%u@%u %s - 0 %lld %llu %s", v->m[i].id,
-                     v->m[i].addr, v->m[i].port, v->m[i].bus_port, node_flags(v, i),
-                     (long long)now_ms(), (unsigned long long)v->m[i].incarnation,
-                     v->m[i].state == MBR_DEAD ? "disconnected" : "connected");
-        resp_add_raw(&text, line, (size_t)n);
-        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-            if (next_range(v, s, &end) == (int)i) {
-                n = s == end ? snprintf(line, sizeof line, " %d", s)
-                             : snprintf(line, sizeof line, " %d-%d", s, end);
-                resp_add_raw(&text, line, (size_t)n);
-            }
-        }
-        resp_add_raw(&text, "\n", 1);
-    }
-    resp_add_verbatim(&c->out, c->proto, "txt", text.data ? text.data : "", text.len);
-    resp_buf_deinit(&text);
-}
-
-/* Each range lists its replicas, the first healthy one (the coordinator
- * of its writes) first, so cluster-aware clients send writes there and, in
- * replica-read mode, reads to any of them. */
-void
-cmd_cluster_slots(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct view *v;
-    size_t ranges = 0, n;
-
-    (void)argc;
-    (void)argv;
-    if (!cluster_required(c)) {
-        return;
-    }
-    v = view_get();
-    n = cluster_n(v);
-    for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-        next_replica_range(v, s, &end, n);
-        ranges += v->npref[s] > 0;
-    }
-    resp_add_array(&c->out, ranges);
-    for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-        size_t np;
-        int first;
-
-        next_replica_range(v, s, &end, n);
-        np = v->npref[s] < n ? v->npref[s] : n;
-        if (np == 0) {
-            continue;
-        }
-        first = repl_coordinator(v, (uint16_t)s, true, (unsigned)np);
-        if (first < 0) {
-            first = v->pref[s][0];
-        }
-        resp_add_array(&c->out, 2 + np);
-        resp_add_int(&c->out, s);
-        resp_add_int(&c->out, end);
-        slots_node(c, &v->m[first]);
-        for (size_t k = 0; k < np; k++) {
-            if (v->pref[s][k] != first) {
-                slots_node(c, &v->m[v->pref[s][k]]);
-            }
-        }
-    }
-}
-
-static void
-shard_node(struct client *c, const struct view *v, int m, bool primary)
-{
-    resp_add_map(&c->out, c->proto, 7);
-    resp_add_bulk_cstr(&c->out, "id");
-    resp_add_bulk_cstr(&c->out, v->m[m].id);
-    resp_add_bulk_cstr(&c->out, "port");
-    resp_add_int(&c->out, v->m[m].port);
-    resp_add_bulk_cstr(&c->out, "ip");
-    resp_add_bulk_cstr(&c->out, v->m[m].addr);
-    resp_add_bulk_cstr(&c->out, "endpoint");
-    resp_add_bulk_cstr(&c->out, v->m[m].addr);
-    resp_add_bulk_cstr(&c->out, "role");
-    resp_add_bulk_cstr(&c->out, primary ? "master" : "replica");
-    resp_add_bulk_cstr(&c->out, "replication-offset");
-    resp_add_int(&c->out, 0);
-    resp_add_bulk_cstr(&c->out, "health");
-    resp_add_bulk_cstr(&c->out, v->m[m].state == MBR_DEAD ? "fail" : "online");
-}
-
-/* A shard is a set of slots with the same replicas in the same order: its
- * nodes are those replicas, the coordinator as master. */
-void
-cmd_cluster_shards(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct view *v;
-    size_t n, nshards = 0;
-    int *first; /* a slot of each shard */
-
-    (void)argc;
-    (void)argv;
-    if (!cluster_required(c)) {
-        return;
-    }
-    v = view_get();
-    n = cluster_n(v);
-    first = malloc(CLUSTER_SLOTS * sizeof *first);
-    for (int s = 0; s < CLUSTER_SLOTS; s++) {
-        size_t k;
-        for (k = 0; k < nshards && !same_replicas(v, first[k], s, n); k++) {
-        }
-        if (k == nshards && v->npref[s] > 0) {
-            first[nshards++] = s;
-        }
-    }
-    resp_add_array(&c->out, nshards);
-    for (size_t k = 0; k < nshards; k++) {
-        int f = first[k], master;
-        size_t nranges = 0, np = v->npref[f] < n ? v->npref[f] : n;
-
-        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-            next_replica_range(v, s, &end, n);
-            nranges += same_replicas(v, f, s, n);
-        }
-        resp_add_map(&c->out, c->proto, 2);
-        resp_add_bulk_cstr(&c->out, "slots");
-        resp_add_array(&c->out, nranges * 2);
-        for (int s = 0, end; s < CLUSTER_SLOTS; s = end + 1) {
-            next_replica_range(v, s, &end, n);
-            if (same_replicas(v, f, s, n)) {
-                resp_add_int(&c->out, s);
-                resp_add_int(&c->out, end);
-            }
-        }
-        master = repl_coordinator(v, (uint16_t)f, true, (unsigned)np);
-        if (master < 0) {
-            master = v->pref[f][0];
-        }
-        resp_add_bulk_cstr(&c->out, "nodes");
-        resp_add_array(&c->out, np);
-        shard_node(c, v, master, true);
-        for (size_t i = 0; i < np; i++) {
-            if (v->pref[f][i] != master) {
-                shard_node(c, v, v->pref[f][i], false);
-            }
-        }
-    }
-    free(first);
-}
-
-struct slot_keys {
-    uint16_t slot;
-    long long want, n;
-    struct resp_buf keys;
-};
-
-static void
-slot_key_cb(void *ctx, const struct item *it)
-{
-    struct slot_keys *sk = ctx;
-
-    if (slots_keyslot(item_key(it), it->klen) == sk->slot && (sk->want < 0 || sk->n < sk->want)) {
-        if (sk->want >= 0) {
-            resp_add_bulk(&sk->keys, item_key(it), it->klen);
-        }
-        sk->n++;
-    }
-}
-
-/* Keys of one slot held here. The store has no slot index yet, so this
- * scans the local keyspace: fine for tooling, not for a hot path. */
-static void
-slot_keys(struct client *c, uint16_t slot, long long want, struct slot_keys *sk)
-{
-    uint64_t cursor = 0;
-
-    memset(sk, 0, sizeof *sk);
-    sk->slot = slot;
-    sk->want = want;
-    do {
-        cursor = store_scan(server.store, cursor, 1024, slot_key_cb, sk, c->now_ms);
-    } while (cursor != 0 && (want < 0 || sk->n < want));
-}
-
-static bool
-slot_arg(struct client *c, const struct resp_arg *a, uint16_t *slot)
-{
-    long long s;
-
-    if (!arg_ll(a, &s) || s < 0 || s >= CLUSTER_SLOTS) {
-        reply_error(c, "ERR Invalid slot");
-        return false;
-    }
-    *slot = (uint16_t)s;
-    return true;
-}
-
 /* Forward a slot command to the slot's owner, unless that is us. */
-static bool
-route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *argv)
+bool
+cluster_route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *argv)
 {
     struct view *v = view_get();
     int o = view_owner(v, slot);
@@ -1852,102 +1507,31 @@ route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *arg
     return true;
 }
 
+/* CLUSTER MEET and FORGET: the main thread acts on them at its next turn. */
 void
-cmd_cluster_countkeysinslot(struct client *c, int argc, const struct resp_arg *argv)
+cluster_meet(const char *addr, uint16_t bus_port)
 {
-    struct slot_keys sk;
-    uint16_t slot;
+    struct inbox_item *it = calloc(1, sizeof *it);
 
-    if (!cluster_required(c) || !slot_arg(c, &argv[2], &slot) || route_slot(c, slot, argc, argv)) {
-        return;
-    }
-    slot_keys(c, slot, -1, &sk);
-    resp_add_int(&c->out, sk.n);
-}
-
-void
-cmd_cluster_getkeysinslot(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct slot_keys sk;
-    uint16_t slot;
-    long long count;
-
-    if (!cluster_required(c) || !slot_arg(c, &argv[2], &slot)) {
-        return;
-    }
-    if (!arg_ll(&argv[3], &count) || count < 0) {
-        reply_error(c, "ERR Invalid number of keys");
-        return;
-    }
-    if (route_slot(c, slot, argc, argv)) {
-        return;
-    }
-    slot_keys(c, slot, count, &sk);
-    resp_add_array(&c->out, (size_t)sk.n);
-    resp_add_raw(&c->out, sk.keys.data, sk.keys.len);
-    resp_buf_deinit(&sk.keys);
-}
-
-void
-cmd_cluster_meet(struct client *c, int argc, const struct resp_arg *argv)
-{
-    struct inbox_item *it;
-    long long port, bus;
-    char addr[MBR_ADDR_MAX];
-
-    if (!cluster_required(c)) {
-        return;
-    }
-    if (argc > 5 || !arg_ll(&argv[3], &port) || port <= 0 || port > 65535 ||
-        (argc == 5 && (!arg_ll(&argv[4], &bus) || bus <= 0 || bus > 65535))) {
-        reply_errorf(c, "ERR Invalid node address specified: %.*s:%.*s", (int)argv[2].len,
-                     argv[2].p, (int)argv[3].len, argv[3].p);
-        return;
-    }
-    if (argc < 5) {
-        bus = port + 10000;
-    }
-    snprintf(addr, sizeof addr, "%.*s", (int)argv[2].len, argv[2].p);
-    if (strcmp(addr, "localhost") == 0) {
-        snprintf(addr, sizeof addr, "127.0.0.1");
-    }
-    it = calloc(1, sizeof *it);
     it->kind = IN_MEET;
-    memcpy(it->addr, addr, sizeof it->addr);
-    it->bus_port = (uint16_t)bus;
+    snprintf(it->addr, sizeof it->addr, "%s", addr);
+    it->bus_port = bus_port;
     inbox_post(it, sizeof *it);
-    reply_ok(c);
 }
 
 void
-cmd_cluster_forget(struct client *c, int argc, const struct resp_arg *argv)
+cluster_forget(const char *id)
 {
-    struct view *v;
-    struct inbox_item *it;
-    int found = -1;
+    struct inbox_item *it = calloc(1, sizeof *it);
 
-    (void)argc;
-    if (!cluster_required(c)) {
-        return;
-    }
-    v = view_get();
-    for (size_t i = 0; i < v->n; i++) {
-        if (argv[2].len == MBR_ID_LEN && memcmp(v->m[i].id, argv[2].p, MBR_ID_LEN) == 0 &&
-            v->m[i].state != MBR_LEFT) {
-            found = (int)i;
-        }
-    }
-    if (found < 0) {
-        reply_errorf(c, "ERR Unknown node %.*s", (int)argv[2].len, argv[2].p);
-        return;
-    }
-    if (found == v->self) {
-        reply_error(c, "ERR I tried hard but I can't forget myself...");
-        return;
-    }
-    it = calloc(1, sizeof *it);
     it->kind = IN_FORGET;
-    memcpy(it->addr, v->m[found].id, MBR_ID_LEN + 1);
+    snprintf(it->addr, sizeof it->addr, "%s", id);
     inbox_post(it, sizeof *it);
-    reply_ok(c);
+}
+
+void
+cluster_bus_stats(uint64_t *sent, uint64_t *received)
+{
+    *sent = atomic_load_explicit(&cl.msgs_sent, memory_order_relaxed);
+    *received = atomic_load_explicit(&cl.msgs_received, memory_order_relaxed);
 }

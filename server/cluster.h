@@ -47,6 +47,14 @@ bool cluster_bus_open(void);
 void cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv);
 
 void cluster_info(struct resp_buf *b);
+/* Bus messages sent and received by the main thread (CLUSTER INFO). */
+void cluster_bus_stats(uint64_t *sent, uint64_t *received);
+/* CLUSTER MEET / FORGET: queued for the main thread. */
+void cluster_meet(const char *addr, uint16_t bus_port);
+void cluster_forget(const char *id);
+/* True when a slot command (COUNTKEYSINSLOT, GETKEYSINSLOT) was relayed to
+ * the slot's owner; false when it runs here. */
+bool cluster_route_slot(struct client *c, uint16_t slot, int argc, const struct resp_arg *argv);
 
 struct view_member;
 struct bus_link;

@@ -56,6 +56,17 @@ view_up(const struct view *v, int i)
     return i >= 0 && v->m[i].state != MBR_DEAD && v->m[i].state != MBR_LEFT;
 }
 
+static inline size_t
+view_count(const struct view *v, enum mbr_state st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < v->n; i++) {
+        n += v->m[i].state == st;
+    }
+    return n;
+}
+
 /* The member owning the slot with N = 1 (the first of its list), or -1. */
 static inline int
 view_owner(const struct view *v, uint16_t slot)
