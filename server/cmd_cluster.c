@@ -69,6 +69,8 @@ cmd_consistency(struct client *c, int argc, const struct resp_arg *argv)
         reply_errorf(c, ERR_ARITY_FMT, "consistency");
         return;
     }
+    atomic_store_explicit(&c->pub.cons, c->cons_kind | (unsigned)c->cons_r << 8 |
+                          (unsigned)c->cons_w << 16, memory_order_relaxed);
     reply_levels(c);
 }
 

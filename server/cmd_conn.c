@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "server/commands.h"
+#include "server/cluster.h"
 #include "server/config.h"
+#include "server/replicate.h"
+#include "server/view.h"
 
 void
 cmd_ping(struct client *c, int argc, const struct resp_arg *argv)
@@ -296,6 +299,8 @@ client_info_line(const struct client *c, const struct client *t, int64_t now, ch
 {
     size_t qbuf, qbuf_free, qcap, obuf, ocap, mem;
     int proto;
+    unsigned cons;
+    struct repl_levels lv = { 1, 1, 1 };
 
     if (t->w == c->w) {
         qbuf = resp_buf_pending(&t->in);
@@ -313,18 +318,24 @@ client_info_line(const struct client *c, const struct client *t, int64_t now, ch
         proto = atomic_load_explicit(&t->pub.proto, memory_order_relaxed);
     }
     mem = sizeof *t + qcap + ocap;
+    /* the quorums this connection's reads and writes get now (CONSISTENCY) */
+    cons = atomic_load_explicit(&t->pub.cons, memory_order_relaxed);
+    if (cluster_enabled()) {
+        repl_levels_for(cons & 0xff, (cons >> 8) & 0xff, cons >> 16, view_get(), &lv);
+    }
 
     snprintf(buf, cap,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
              "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
              "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
-             "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+             "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s read-quorum=%u "
+             "write-quorum=%u\n",
              (unsigned long long)t->id, t->addr, t->laddr, t->fd, t->name ? t->name : "",
              (long long)((now - t->ctime_ms) / 1000),
              (long long)((now - atomic_load_explicit(&t->last_ms, memory_order_relaxed)) / 1000),
              qbuf, qbuf_free, qcap, qbuf, obuf, ocap, mem, obuf > 0 ? "w" : "",
              atomic_load_explicit(&t->last_cmd, memory_order_relaxed), proto,
-             t->lib_name ? t->lib_name : "", t->lib_ver ? t->lib_ver : "");
+             t->lib_name ? t->lib_name : "", t->lib_ver ? t->lib_ver : "", lv.r, lv.w);
 }
 
 void

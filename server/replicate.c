@@ -57,6 +57,14 @@ static struct {
 void
 repl_levels(const struct client *c, const struct view *v, struct repl_levels *out)
 {
+    repl_levels_for(c != NULL ? c->cons_kind : CONS_DEFAULT, c != NULL ? c->cons_r : 0,
+                    c != NULL ? c->cons_w : 0, v, out);
+}
+
+void
+repl_levels_for(unsigned kind, unsigned cons_r, unsigned cons_w, const struct view *v,
+                struct repl_levels *out)
+{
     unsigned n = (unsigned)config_num(OPT_REPLICAS);
     unsigned r = (unsigned)config_num(OPT_READ_QUORUM), w = (unsigned)config_num(OPT_WRITE_QUORUM);
 
@@ -69,7 +77,7 @@ repl_levels(const struct client *c, const struct view *v, struct repl_levels *ou
     if (n < 1) {
         n = 1;
     }
-    switch (c != NULL ? c->cons_kind : CONS_DEFAULT) {
+    switch (kind) {
     case CONS_ONE:
         r = w = 1;
         break;
@@ -80,8 +88,8 @@ repl_levels(const struct client *c, const struct view *v, struct repl_levels *ou
         r = w = n;
         break;
     case CONS_EXPLICIT:
-        r = c->cons_r;
-        w = c->cons_w;
+        r = cons_r;
+        w = cons_w;
         break;
     default:
         break;

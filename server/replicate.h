@@ -44,6 +44,9 @@ struct repl_levels {
 /* N for this view (replicas capped at the ring's members), and this
  * connection's effective R and W (CONSISTENCY, else the config). */
 void repl_levels(const struct client *c, const struct view *v, struct repl_levels *out);
+/* The same for a connection's CONSISTENCY setting (kind, R, W). */
+void repl_levels_for(unsigned kind, unsigned cons_r, unsigned cons_w, const struct view *v,
+                     struct repl_levels *out);
 
 /* Main thread, at cluster setup / teardown. */
 int repl_setup(const char *member_id);

@@ -139,6 +139,7 @@ struct client {
     struct {
         _Atomic size_t qbuf, qbuf_free, qcap, obuf, ocap;
         _Atomic int proto;
+        _Atomic unsigned cons; /* cons_kind | cons_r << 8 | cons_w << 16 */
     } pub;
     char addr[64], laddr[64];
     char *name, *lib_name, *lib_ver; /* guarded by server.clients_lock */

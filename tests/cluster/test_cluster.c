@@ -1198,6 +1198,20 @@ Test(replication, consistency_sets_and_shows_the_connections_levels)
     cr_assert(eq(i64, r->element[3]->integer, 1));
     cr_assert(eq(i64, r->element[5]->integer, 3));
     freeReplyObject(r);
+    r = harness_cmd(c, "CLIENT INFO");
+    cr_assert(not(eq(ptr, strstr(r->str, " read-quorum=1 write-quorum=3\n"), NULL)), "%s", r->str);
+    freeReplyObject(r);
+    {
+        /* another connection, maybe on another worker, sees the same */
+        redisContext *o = harness_connect(&nodes[0].s);
+        r = harness_cmd(o, "CLIENT LIST");
+        cr_assert(not(eq(ptr, strstr(r->str, " read-quorum=1 write-quorum=3\n"), NULL)), "%s",
+                  r->str);
+        cr_assert(not(eq(ptr, strstr(r->str, " read-quorum=2 write-quorum=2\n"), NULL)), "%s",
+                  r->str);
+        freeReplyObject(r);
+        redisFree(o);
+    }
     r = harness_cmd(c, "SET w:1 x");
     freeReplyObject(r);
     r = harness_cmd(c, "WAIT 2 100");
