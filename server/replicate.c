@@ -409,7 +409,7 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
                 if (rk->best.present) {
                     store_apply(server.store, rk->key, rk->klen, rk->best.val, rk->best.vlen,
                                 rk->best.expire_ms, rk->best.tomb, rk->best.version,
-                                op->c->now_ms, NULL);
+                                op->c->now_ms, NULL, NULL);
                 }
             } else if (rk->best.present) {
                 /* off the reply path: nobody waits for its answer */
@@ -981,9 +981,8 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
 void
 repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
 {
-    uint64_t ver, parent, cur = 0;
+    uint64_t ver, parent, cur = 0, prev = 0;
     long long exp;
-    struct entry e = { 0 };
 
     if ((argc != 5 && argc != 6) || !arg_u64(&argv[2], &ver) || !arg_u64(&argv[3], &parent) ||
         !arg_ll(&argv[4], &exp) || ver == 0) {
@@ -991,16 +990,16 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     c->now_ms = now_ms();
-    entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
-    if (version_compare(e.version, ver, parent) == VERSION_CONCURRENT) {
-        atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
-    }
-    entry_clear(&e);
     hlc_observe(&rp.hlc, ver);
     if (store_apply(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
-                    argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur) == STORE_ENOMEM) {
+                    argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur,
+                    &prev) == STORE_ENOMEM) {
         reply_error(c, ERR_OOM);
         return;
+    }
+    /* held a version the coordinator never saw: two writes met here */
+    if (version_compare(prev, ver, parent) == VERSION_CONCURRENT) {
+        atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
     }
     resp_add_int(&c->out, (int64_t)cur);
 }

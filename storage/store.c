@@ -2031,7 +2031,7 @@ store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms)
 enum store_status
 store_apply(struct store *st, const char *key, size_t klen, const void *val,
             size_t vlen, int64_t expire_ms, bool tomb, uint64_t version,
-            int64_t now_ms, uint64_t *cur)
+            int64_t now_ms, uint64_t *cur, uint64_t *prev)
 {
     enum store_status rc = STORE_OK;
     struct item **slot;
@@ -2071,6 +2071,9 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
     shard_lock(sh);
     slot = do_find_warm_entry(st, sh, h, key, klen, now_ms); /* cold versions count */
     have = slot != NULL ? item_version(*slot) : 0;
+    if (prev != NULL) {
+        *prev = have;
+    }
     if (version <= have) {
         rc = STORE_ENOTSET;
     } else {

@@ -224,10 +224,12 @@ struct item *store_peek_entry(struct store *st, const char *key, size_t klen, in
  * installed as a tombstone. Works whether or not versions are on. The new item has no memcached flags.
  * Returns STORE_OK when installed, STORE_ENOTSET when the current entry's
  * version is >= version (nothing changes), STORE_ENOMEM, STORE_ETOOBIG.
- * *cur (may be NULL) receives the key's version after the call. */
+ * *cur and *prev (either may be NULL) receive the key's version after and
+ * before the call. */
 enum store_status store_apply(struct store *st, const char *key, size_t klen,
                               const void *val, size_t vlen, int64_t expire_ms,
-                              bool tomb, uint64_t version, int64_t now_ms, uint64_t *cur);
+                              bool tomb, uint64_t version, int64_t now_ms, uint64_t *cur,
+                              uint64_t *prev);
 
 /* ---- keyspace ------------------------------------------------------------ */
 

@@ -1678,7 +1678,7 @@ apply(const char *k, const char *v, int64_t expire_ms, bool tomb, uint64_t versi
       uint64_t *cur)
 {
     return store_apply(st, k, strlen(k), v, v ? strlen(v) : 0, expire_ms, tomb,
-                       version, T0, cur);
+                       version, T0, cur, NULL);
 }
 
 Test(store, without_versions_items_have_no_version_field_and_cost_no_more)
@@ -2021,6 +2021,21 @@ Test(store, apply_installs_newer_and_refuses_older_or_equal)
     cr_assert(eq(u64, store_dbsize(st), 1));
 }
 
+Test(store, apply_reports_the_version_it_found)
+{
+    uint64_t cur = 0, prev = 99;
+
+    cr_assert(eq(int, store_apply(st, "k", 1, "a", 1, 0, false, 10, T0, &cur, &prev), STORE_OK));
+    cr_assert(eq(u64, prev, 0), "absent");
+    cr_assert(eq(int, store_apply(st, "k", 1, "b", 1, 0, false, 12, T0, &cur, &prev), STORE_OK));
+    cr_assert(eq(u64, prev, 10));
+    cr_assert(eq(u64, cur, 12));
+    cr_assert(eq(int, store_apply(st, "k", 1, "c", 1, 0, false, 11, T0, &cur, &prev),
+                 STORE_ENOTSET));
+    cr_assert(eq(u64, prev, 12));
+    cr_assert(eq(u64, cur, 12));
+}
+
 Test(store, an_applied_tombstone_hides_the_key_and_masks_older_applies)
 {
     uint64_t cur = 0;
@@ -2048,7 +2063,7 @@ Test(store, an_applied_tombstone_expires_after_the_grace)
     cr_assert(eq(int, apply("k", NULL, 0, true, 3, &cur), STORE_OK));
     cr_assert(eq(u64, version_at("k", T0 + GRACE), 3));
     cr_assert(eq(ptr, store_peek_entry(st, "k", 1, T0 + GRACE + 1), NULL));
-    cr_assert(eq(int, store_apply(st, "k", 1, "v", 1, 0, false, 1, T0 + GRACE + 1, &cur),
+    cr_assert(eq(int, store_apply(st, "k", 1, "v", 1, 0, false, 1, T0 + GRACE + 1, &cur, NULL),
                  STORE_OK), "then even an old copy is installed");
 }
 

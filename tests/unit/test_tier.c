@@ -428,13 +428,13 @@ Test(tier, a_cold_key_keeps_its_version_when_read_back)
     uint64_t cur, p;
 
     open_all(128 << 10, 64 << 20, 1 << 20);
-    cr_assert(eq(int, store_apply(st, "rep", 3, "value", 5, 0, false, 1ull << 40, NOW, &cur),
+    cr_assert(eq(int, store_apply(st, "rep", 3, "value", 5, 0, false, 1ull << 40, NOW, &cur, NULL),
                  STORE_OK));
     push_out();
     p = promotions();
     cr_assert(eq(u64, version_of("rep"), 1ull << 40));
     cr_assert(eq(u64, promotions(), p + 1), "read back from disk by the peek");
-    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 5, NOW, &cur),
+    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 5, NOW, &cur, NULL),
                  STORE_ENOTSET));
     cr_assert(eq(u64, cur, 1ull << 40));
 }
@@ -445,10 +445,10 @@ Test(tier, an_older_apply_is_refused_against_a_cold_copy)
     struct item *it;
 
     open_all(128 << 10, 64 << 20, 1 << 20);
-    cr_assert(eq(int, store_apply(st, "rep", 3, "new", 3, 0, false, 500, NOW, &cur), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "rep", 3, "new", 3, 0, false, 500, NOW, &cur, NULL), STORE_OK));
     push_out();
     p = promotions();
-    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 400, NOW, &cur),
+    cr_assert(eq(int, store_apply(st, "rep", 3, "old", 3, 0, false, 400, NOW, &cur, NULL),
                  STORE_ENOTSET));
     cr_assert(eq(u64, promotions(), p + 1), "compared with the copy on disk");
     cr_assert(eq(u64, cur, 500));
@@ -464,9 +464,9 @@ Test(tier, local_writes_and_deletes_of_cold_keys_go_above_their_version)
 
     open_all(128 << 10, 64 << 20, 1 << 20);
     store_set_versions(st, clock_floor_plus_one, NULL, 60000);
-    cr_assert(eq(int, store_apply(st, "w", 1, "v", 1, 0, false, 700, NOW, &cur), STORE_OK));
-    cr_assert(eq(int, store_apply(st, "d", 1, "v", 1, 0, false, 900, NOW, &cur), STORE_OK));
-    cr_assert(eq(int, store_apply(st, "r", 1, "v", 1, 0, false, 300, NOW, &cur), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "w", 1, "v", 1, 0, false, 700, NOW, &cur, NULL), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "d", 1, "v", 1, 0, false, 900, NOW, &cur, NULL), STORE_OK));
+    cr_assert(eq(int, store_apply(st, "r", 1, "v", 1, 0, false, 300, NOW, &cur, NULL), STORE_OK));
     cr_assert(eq(int, store_set(st, "s", 1, "v", 1, 0, 0, NOW, NULL), STORE_OK));
     push_out();
     p = promotions();
@@ -487,7 +487,7 @@ Test(tier, versions_survive_a_warm_restart)
     open_all(256 << 10, 64 << 20, 1 << 20);
     store_set_versions(st, clock_floor_plus_one, NULL, 60000);
     cr_assert(eq(int, store_apply(st, "rep", 3, "value", 5, 0, false, 123456789012ull, NOW,
-                                  &cur), STORE_OK));
+                                  &cur, NULL), STORE_OK));
     cr_assert(eq(int, store_set(st, "local", 5, "v", 1, 0, 0, NOW, NULL), STORE_OK));
     cr_assert(eq(int, store_set(st, "plain", 5, "v", 1, 0, 0, NOW, NULL), STORE_OK));
     cr_assert(eq(int, store_set(st, "plain", 5, "w", 1, 0, 0, NOW, NULL), STORE_OK));
