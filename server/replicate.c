@@ -212,9 +212,9 @@ entry_argv(struct resp_arg *a, char nums[3][24], const char *owner, const char *
         a[n++] = (struct resp_arg){ "RC.PUT", 6 };
     }
     a[n++] = (struct resp_arg){ key, klen };
-    a[n++] = (struct resp_arg){ nums[0], (size_t)snprintf(nums[0], 24, "%llu", (unsigned long long)e->version) };
-    a[n++] = (struct resp_arg){ nums[1], (size_t)snprintf(nums[1], 24, "%llu", (unsigned long long)parent) };
-    a[n++] = (struct resp_arg){ nums[2], (size_t)snprintf(nums[2], 24, "%lld", (long long)e->expire_ms) };
+    a[n++] = (struct resp_arg){ nums[0], resp_i64_to_str(nums[0], (int64_t)e->version) };
+    a[n++] = (struct resp_arg){ nums[1], resp_i64_to_str(nums[1], (int64_t)parent) };
+    a[n++] = (struct resp_arg){ nums[2], resp_i64_to_str(nums[2], e->expire_ms) };
     if (!e->tomb) {
         a[n++] = (struct resp_arg){ e->val, e->vlen };
     }
@@ -399,8 +399,7 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
         case COORD_GET:
             argv[0] = (struct resp_arg){ "RC.GET", 6 };
             argv[1] = (struct resp_arg){ rk->key, rk->klen };
-            argv[2] = (struct resp_arg){ ver, (size_t)snprintf(ver, sizeof ver, "%llu",
-                                                               (unsigned long long)rk->co.m[rk->co.self].version) };
+            argv[2] = (struct resp_arg){ ver, resp_i64_to_str(ver, (int64_t)rk->co.m[rk->co.self].version) };
             send_or_fail(op, k, a->to, 3, argv);
             break;
         case COORD_REPAIR:
@@ -433,6 +432,15 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
     }
 }
 
+/* The integer of a ":<n>\r\n" reply element. */
+static bool
+reply_ll(const struct resp_arg *el, long long *out)
+{
+    struct resp_arg digits = { el->p + 1, el->len - 3 };
+
+    return el->len >= 4 && el->p[0] == ':' && arg_ll(&digits, out);
+}
+
 /* Parse RC.GET's answer into the key's newest copy. */
 static bool
 parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
@@ -444,14 +452,14 @@ parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
     if (n != 1 && n != 3) {
         return false;
     }
-    if (el[0].len < 4 || el[0].p[0] != ':' || sscanf(el[0].p + 1, "%lld", &v) != 1) {
+    if (!reply_ll(&el[0], &v)) {
         return false;
     }
     *version = (uint64_t)v;
     if (n == 3 && e != NULL) {
         const char *body;
 
-        if (el[1].p[0] != ':' || sscanf(el[1].p + 1, "%lld", &x) != 1) {
+        if (!reply_ll(&el[1], &x)) {
             return false;
         }
         entry_clear(e);
@@ -496,7 +504,9 @@ send_done(void *ctx, const char *reply, size_t len)
             entry_clear(&fetched);
         }
     } else if (ok && reply[0] == ':') {
-        version = strtoull(reply + 1, NULL, 10);
+        struct resp_arg el = { reply, len };
+        long long v;
+        version = reply_ll(&el, &v) && v > 0 ? (uint64_t)v : 0;
     }
     if (version != 0) {
         hlc_observe(&rp.hlc, version);
@@ -774,7 +784,7 @@ fwd_send(struct fwd *f, struct bus_link *l)
     if (l == NULL) {
         return false;
     }
-    f->argv[4].len = (size_t)snprintf(f->nums[3], 24, "%lld", (long long)(now + call_ms));
+    f->argv[4].len = resp_i64_to_str(f->nums[3], now + call_ms);
     return bus_link_send(l, f->argc, f->argv, now + call_ms + config_num(OPT_QUORUM_TIMEOUT_MS),
                          fwd_done, f);
 }
@@ -875,14 +885,14 @@ repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const stru
     f->argv[0] = (struct resp_arg){ "RC.CALL", 7 };
     f->nums[0][0] = (char)('0' + c->proto);
     f->argv[1] = (struct resp_arg){ f->nums[0], 1 };
-    f->argv[2] = (struct resp_arg){ f->nums[1], (size_t)snprintf(f->nums[1], 24, "%u", r) };
-    f->argv[3] = (struct resp_arg){ f->nums[2], (size_t)snprintf(f->nums[2], 24, "%u", w) };
+    f->argv[2] = (struct resp_arg){ f->nums[1], resp_i64_to_str(f->nums[1], r) };
+    f->argv[3] = (struct resp_arg){ f->nums[2], resp_i64_to_str(f->nums[2], w) };
     /* The coordinator refuses the call past this time, when we may have
      * given up on it and run it elsewhere: a call that sat in a paused
      * member's socket must not run when the member wakes, with a version
      * newer than what the client wrote since. */
-    f->argv[4] = (struct resp_arg){ f->nums[3], (size_t)snprintf(f->nums[3], 24, "%lld",
-                                                                (long long)(now_ms() + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS))) };
+    f->argv[4] = (struct resp_arg){ f->nums[3], resp_i64_to_str(f->nums[3], now_ms() +
+                                                                config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS)) };
     p = f->argbuf;
     for (int i = 0; i < argc; i++) {
         memcpy(p, argv[i].p, argv[i].len);
