@@ -412,6 +412,66 @@ pause_reading(struct client *c)
 
 /* Run every complete request in c->in. Stops early when the client must
  * close, or when its unsent replies pass OUT_PAUSE (backpressure). */
+/* A length in a RESP header at p ("<digits>\r\n"), or -1; *next is past
+ * it. Only what prefetch_pipeline needs: no sign, at most 9 digits. */
+static long
+header_len(const char *p, const char *end, const char **next)
+{
+    long n = 0;
+    int d = 0;
+
+    for (; p < end && *p >= '0' && *p <= '9' && d < 10; p++, d++) {
+        n = n * 10 + (*p - '0');
+    }
+    if (d == 0 || d == 10 || end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+        return -1;
+    }
+    *next = p + 2;
+    return n;
+}
+
+/* Before running a pipeline, start loading the hash bucket of each
+ * request's first argument (the key of GET, SET and most commands, and of
+ * the bus's RC.PUT and RC.GET): the lookups that follow then overlap their
+ * cache misses instead of taking them one after another, which is most of
+ * a lookup's time once the keyspace is larger than the caches. Stops at
+ * anything but a complete RESP array of bulks; a wrong guess costs one
+ * useless prefetch. */
+static void
+prefetch_pipeline(const struct client *c)
+{
+    const char *p = c->in.data + c->in.pos, *end = p + resp_buf_pending(&c->in);
+    struct store_key keys[STORE_PREFETCH_MAX];
+    size_t n = 0;
+
+    if (server.store == NULL || end - p < 64) {
+        return; /* a lone request has nothing to overlap with */
+    }
+    for (; n < STORE_PREFETCH_MAX && end - p > 4 && *p == '*'; n++) {
+        long argc = header_len(p + 1, end, &p);
+
+        if (argc < 2) {
+            break;
+        }
+        for (long i = 0; i < argc; i++) {
+            long len;
+
+            if (p >= end || *p != '$' || (len = header_len(p + 1, end, &p)) < 0 ||
+                end - p < len + 2) {
+                goto done; /* incomplete: what came before is still worth it */
+            }
+            if (i == 1) {
+                keys[n] = (struct store_key){ p, (size_t)len };
+            }
+            p += len + 2;
+        }
+    }
+done:
+    if (n > 1) {
+        store_prefetch_keys(server.store, n, keys);
+    }
+}
+
 static void
 client_process_input(struct client *c)
 {
@@ -421,6 +481,7 @@ client_process_input(struct client *c)
 
     buf_borrow(&c->out, &w->spare_out);
     client_sync_limits(c);
+    prefetch_pipeline(c);
     while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->limits_authed != c->authed) {

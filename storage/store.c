@@ -478,6 +478,38 @@ do_unlink(struct store *st, struct shard *sh, struct item **slot)
     item_release(&it);
 }
 
+/* Two passes so the misses overlap: every bucket first (the table read
+ * without its lock, relaxed: a table being replaced only makes the
+ * prefetch useless, and a prefetch never faults), then under the lock,
+ * every chain's first item. */
+void
+store_prefetch_keys(struct store *st, size_t n, const struct store_key *keys)
+{
+    uint64_t h[STORE_PREFETCH_MAX];
+
+    n = n < STORE_PREFETCH_MAX ? n : STORE_PREFETCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        struct shard *sh;
+        struct item **b;
+
+        h[i] = key_hash(keys[i].p, keys[i].len);
+        sh = shard_of(st, h[i]);
+        b = __atomic_load_n(&sh->buckets, __ATOMIC_RELAXED);
+        __builtin_prefetch(&b[(h[i] >> st->shard_bits) & __atomic_load_n(&sh->mask, __ATOMIC_RELAXED)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct shard *sh = shard_of(st, h[i]);
+        struct item *head;
+
+        shard_lock(sh);
+        head = sh->buckets[bucket_of(st, sh, h[i])];
+        shard_unlock(sh);
+        if (head != NULL) {
+            __builtin_prefetch(head); /* only an address: it may be freed by now */
+        }
+    }
+}
+
 /* The slot holding the key's entry, tombstone included, or NULL. An
  * expired item met here is deleted (lazy expiry) and reads as absent. */
 static struct item **
@@ -571,8 +603,8 @@ do_rehash(struct store *st, struct shard *sh, uint64_t nbuckets)
     }
     delta = (int64_t)malloc_usable_size(nb) - (int64_t)sh->index_bytes;
     free(sh->buckets);
-    sh->buckets = nb;
-    sh->mask = nmask;
+    __atomic_store_n(&sh->buckets, nb, __ATOMIC_RELAXED); /* store_prefetch reads them unlocked */
+    __atomic_store_n(&sh->mask, nmask, __ATOMIC_RELAXED);
     sh->index_bytes = malloc_usable_size(nb);
     used_add(st, delta);
 }

@@ -217,6 +217,17 @@ void store_set_versions(struct store *st, store_clock_fn *clock, void *ctx, uint
  * as store_get does). Leaves the LRU clock alone. */
 struct item *store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms);
 
+/* Start loading the memory lookups of these keys will touch (their hash
+ * buckets and first items), so a batch of lookups overlaps its cache
+ * misses instead of taking them one after another. At most
+ * STORE_PREFETCH_MAX keys are looked at. */
+#define STORE_PREFETCH_MAX 64
+struct store_key {
+    const char *p;
+    size_t len;
+};
+void store_prefetch_keys(struct store *st, size_t n, const struct store_key *keys);
+
 /* Install a replica's copy if `version` is greater than the current
  * entry's version (absent = 0): a value (tomb false; expire_ms absolute Unix
  * ms, 0 = none) or a tombstone (tomb true; val ignored; it expires
