@@ -53,6 +53,8 @@ static struct node nodes[MAX_NODES];
 static int nnodes;
 /* Extra "--name value" arguments for every member (NULL-terminated). */
 static const char *extra_args[12];
+/* A member's cluster-node-id, when a test needs to know the id order. */
+static const char *node_ids[MAX_NODES];
 
 static int
 free_port(void)
@@ -111,6 +113,10 @@ node_start(int i, int seed)
         if (seed >= 0) {
             argv[a++] = "--cluster-seeds";
             argv[a++] = seeds;
+        }
+        if (node_ids[i] != NULL) {
+            argv[a++] = "--cluster-node-id";
+            argv[a++] = node_ids[i];
         }
         for (int e = 0; extra_args[e] != NULL; e++) {
             argv[a++] = extra_args[e];
@@ -697,6 +703,105 @@ Test(cluster, answers_clusterdown_for_a_dead_members_slots)
     redisFree(c);
 }
 
+#endif
+
+/* With N = 1 only: with N > 1 a key is listed by the first member up in its
+ * preference list, and a join puts the new member first for some slots
+ * whose keys it does not hold (there is no rebalancing yet), so listings
+ * after a join miss those keys whatever the cursor does. */
+#if CLUSTER_REPLICAS == 1
+static long long
+local_keys(int i)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r = harness_cmd(c, "INFO keyspace");
+    char *p = strstr(r->str, "keys=");
+    long long n = p != NULL ? atoll(p + 5) : 0;
+
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+static void
+three_up_with_known_ids(void)
+{
+    static char ids[4][41];
+
+    /* id order 0, 3, 1, 2: the member that joins comes before member 1 */
+    for (int i = 0; i < 4; i++) {
+        memset(ids[i], '0', 40);
+        ids[i][0] = "1593"[i];
+        node_ids[i] = ids[i];
+    }
+    cluster_up(3);
+}
+
+static void
+down_forgetting_ids(void)
+{
+    cluster_down();
+    memset(node_ids, 0, sizeof node_ids);
+}
+
+TestSuite(cluster_ids, .init = three_up_with_known_ids, .fini = down_forgetting_ids,
+          .timeout = 60);
+
+Test(cluster_ids, a_scan_during_a_join_returns_every_key_once)
+{
+    enum { KEYS = 3000 };
+    static int seen[KEYS];
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    char cursor[32] = "0";
+    long long half, got = 0;
+    bool joined = false;
+
+    for (int i = 0; i < KEYS; i++) {
+        r = harness_cmd(c, "SET scan:%d x", i);
+        cr_assert(eq(str, r->str, "OK"));
+        freeReplyObject(r);
+    }
+    /* members are walked in id order: 0, then 1 (then 2) */
+    half = local_keys(0) + local_keys(1) / 2;
+    memset(seen, 0, sizeof seen);
+    for (int rounds = 0; rounds < 10000; rounds++) {
+        r = harness_cmd(c, "SCAN %s COUNT 50", cursor);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t k = 0; k < r->element[1]->elements; k++) {
+            int i = atoi(r->element[1]->element[k]->str + 5);
+            cr_assert(i >= 0 && i < KEYS);
+            seen[i]++;
+            got++;
+        }
+        freeReplyObject(r);
+        if (strcmp(cursor, "0") == 0) {
+            break;
+        }
+        if (!joined && got >= half) {
+            /* mid-way through member 1, a member whose id sorts before it
+             * joins: member 1 is no longer the second in the view */
+            char port[16];
+
+            joined = true;
+            nnodes = 4;
+            node_start(3, -1);
+            snprintf(port, sizeof port, "%d", nodes[3].s.port);
+            r = harness_cmd(c, "CLUSTER MEET 127.0.0.1 %s %d", port, nodes[3].bus_port);
+            cr_assert(eq(str, r->str, "OK"));
+            freeReplyObject(r);
+            cr_assert(wait_agreement(4, 5000) >= 0);
+        }
+    }
+    cr_assert(joined);
+    cr_assert(eq(str, cursor, "0"));
+    /* nothing changed the keys: each member's walk names each of its keys
+     * once, so a key seen twice means the cursor went back into a member */
+    for (int i = 0; i < KEYS; i++) {
+        cr_assert(eq(int, seen[i], 1), "scan:%d returned %d times", i, seen[i]);
+    }
+    redisFree(c);
+}
 #endif
 
 Test(cluster, forgets_a_dead_member_everywhere)
