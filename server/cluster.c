@@ -286,8 +286,9 @@ view_publish(void)
     return save;
 }
 
-/* Free views no worker can still be reading: a worker holds a view only
- * for the duration of one command. */
+/* Free views no worker can still be reading: a command that loaded one
+ * without a pin is done with it within the grace; whatever may hold one
+ * longer (a replicated write, a forward, a SCAN call, a listing) pins it. */
 static void
 views_reap(int64_t now, bool all)
 {
@@ -824,6 +825,7 @@ struct gather {
      * with fewer than COUNT keys, and the keys so far */
     int scan_argc;
     struct resp_arg *scan_argv;
+    struct view *scan_view;    /* pinned: a SCAN call may outlive the view */
     char *scan_bytes;
     long long scan_count, scan_n;
     unsigned long long scan_cursor;
@@ -842,6 +844,7 @@ gather_free(struct gather *g)
     free(g->parts);
     free(g->scan_argv);
     free(g->scan_bytes);
+    view_release(&g->scan_view);
     resp_buf_deinit(&g->scan_keys);
     free(g);
 }
@@ -1207,37 +1210,98 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
     gather_start(g);
 }
 
-/* SCAN: the cursor's low 8 bits name the member (its index by id), the rest
- * is that member's own cursor. */
+/* SCAN: the cursor's low 8 bits name the member, the rest is that member's
+ * own cursor. Members are walked in id order and named by a position
+ * taken from their id (its first byte, or one past the previous member's
+ * position when ids share it), not by their index in the view: a member
+ * that joins or leaves mid-scan moves no other member's position (unless
+ * it crowds one whose id starts with the same byte), so a cursor neither
+ * goes back into a member it has done nor skips one. Members whose
+ * position would pass 255 are left out (more than 256 members: the 8 bits
+ * never had room for them). */
+
+/* The first byte of a member's id (40 lowercase hex digits). */
+static int
+id_first_byte(const char *id)
+{
+    int b = 0;
+
+    for (int h = 0; h < 2; h++) {
+        b = b * 16 + (id[h] >= 'a' ? id[h] - 'a' + 10 : id[h] - '0');
+    }
+    return b;
+}
+
+/* Member i's position (v->m is sorted by id, so positions increase). */
+static int
+scan_pos(const struct view *v, size_t i)
+{
+    int p = -1;
+
+    for (size_t k = 0; k <= i; k++) {
+        int b = id_first_byte(v->m[k].id);
+        p = b > p ? b : p + 1;
+    }
+    return p;
+}
+
+/* The first member not gone for good at position want or past it, or -1;
+ * *pos is its position. */
+static int
+scan_member_from(const struct view *v, int want, int *pos)
+{
+    int p = -1;
+
+    for (size_t i = 0; i < v->n; i++) {
+        int b = id_first_byte(v->m[i].id);
+
+        p = b > p ? b : p + 1;
+        if (p > 0xff) {
+            break;
+        }
+        if (p >= want && v->m[i].state != MBR_LEFT) {
+            *pos = p;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void
+scan_send(struct gather *g, int node, unsigned long long cur)
+{
+    char num[32];
+    struct resp_arg *sub = malloc((size_t)g->scan_argc * sizeof *sub);
+
+    memcpy(sub, g->scan_argv, (size_t)g->scan_argc * sizeof *sub);
+    sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur) };
+    g->parts[0].node = node;
+    send_part(g->c, g->scan_view, node, g, 0, NULL, NULL, g->scan_argc, sub);
+    free(sub);
+}
+
 static void
 route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *argv)
 {
-    char num[32];
     unsigned long long cur;
-    struct resp_arg *sub;
     struct gather *g;
-    int node;
+    int node, pos;
 
     if (!arg_cursor_or_reply(c, &argv[1], &cur)) {
         return;
     }
-    node = (int)(cur & 0xff);
-    if ((size_t)node >= v->n) {
-        node = 0;
-        cur = 0;
-    }
-    while ((size_t)node < v->n && v->m[node].state == MBR_LEFT) {
-        node++;
-        cur = (unsigned long long)node;
-    }
-    if ((size_t)node >= v->n) {
+    node = scan_member_from(v, (int)(cur & 0xff), &pos);
+    if (node < 0) {
         resp_add_array(&c->out, 2);
         resp_add_bulk(&c->out, "0", 1);
         resp_add_array(&c->out, 0);
         return;
     }
+    if (pos != (int)(cur & 0xff)) {
+        cur = 0; /* its member left: the next one from its start */
+    }
     g = gather_new(c, G_SCAN, 1);
-    g->parts[0].node = node;
+    g->scan_view = view_pin(v);
     g->scan_count = 10;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (arg_is(&argv[i], "count")) {
@@ -1260,11 +1324,7 @@ route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *ar
             p += argv[i].len;
         }
     }
-    sub = malloc((size_t)argc * sizeof *sub);
-    memcpy(sub, g->scan_argv, (size_t)argc * sizeof *sub);
-    sub[1] = (struct resp_arg){ num, (size_t)snprintf(num, sizeof num, "%llu", cur >> 8) };
-    send_part(c, v, node, g, 0, NULL, NULL, argc, sub);
-    free(sub);
+    scan_send(g, node, cur >> 8);
     gather_start(g);
 }
 
@@ -1272,16 +1332,17 @@ route_scan(struct client *c, struct view *v, int argc, const struct resp_arg *ar
  * fewer than COUNT keys so far, ask the next member (from its cursor 0) in
  * the same call, so a small keyspace is listed in one SCAN as on one
  * server. True when the next member was asked (the gather goes on);
- * otherwise scan_cursor is the cursor to answer. */
+ * otherwise scan_cursor is the cursor to answer. The view is the one the
+ * call started with. */
 static bool
 scan_next(struct gather *g)
 {
     struct part *p = &g->parts[0];
     struct resp_arg el[2];
     unsigned long long cur;
-    struct view *v = view_get();
+    struct view *v = g->scan_view;
     long n;
-    int next;
+    int pos, next, next_pos;
 
     if (p->reply == NULL || p->reply[0] == '-' ||
         resp_reply_elements(p->reply, p->len, el, 2) != 2 ||
@@ -1295,25 +1356,22 @@ scan_next(struct gather *g)
         resp_add_raw(&g->scan_keys, body, el[1].len - (size_t)(body - el[1].p));
         g->scan_n += n;
     }
-    for (next = p->node + 1; next < (int)v->n && v->m[next].state == MBR_LEFT; next++) {
+    pos = scan_pos(v, (size_t)p->node);
+    if (cur != 0) {
+        g->scan_cursor = (cur << 8) | (unsigned)pos;
+        return false;
     }
-    if (cur != 0 || next >= (int)v->n || g->scan_n >= g->scan_count) {
-        g->scan_cursor = cur != 0 ? (cur << 8) | (unsigned)p->node
-                                  : next < (int)v->n ? (unsigned long long)next : 0;
+    next = scan_member_from(v, pos + 1, &next_pos);
+    if (next < 0 || g->scan_n >= g->scan_count) {
+        /* a position is never 0 past the first member, so this cursor is
+         * 0 only when the walk is over */
+        g->scan_cursor = next < 0 ? 0 : (unsigned long long)next_pos;
         return false;
     }
     free(p->reply);
     p->reply = NULL;
-    p->node = next;
     g->outstanding = 2; /* the part and the sending, as gather_new counts */
-    {
-        struct resp_arg *sub = malloc((size_t)g->scan_argc * sizeof *sub);
-
-        memcpy(sub, g->scan_argv, (size_t)g->scan_argc * sizeof *sub);
-        sub[1] = (struct resp_arg){ "0", 1 };
-        send_part(g->c, v, next, g, 0, NULL, NULL, g->scan_argc, sub);
-        free(sub);
-    }
+    scan_send(g, next, 0);
     gather_start(g);
     return true;
 }

@@ -243,11 +243,18 @@ key_list_init(struct key_list *kl, const char *pat, size_t plen)
 }
 
 static void
+key_list_deinit(struct key_list *kl)
+{
+    resp_buf_deinit(&kl->bulk);
+    repl_listing_end(&kl->listing);
+}
+
+static void
 key_list_reply(struct client *c, struct key_list *kl)
 {
     resp_add_array(&c->out, kl->n);
     resp_add_raw(&c->out, kl->bulk.data, kl->bulk.len);
-    resp_buf_deinit(&kl->bulk);
+    key_list_deinit(kl);
 }
 
 void
@@ -370,6 +377,7 @@ cmd_dbsize(struct client *c, int argc, const struct resp_arg *argv)
     (void)argv;
     key_list_init(&kl, NULL, 0);
     if (!kl.replicated) {
+        key_list_deinit(&kl);
         resp_add_int(&c->out, (int64_t)store_dbsize(server.store));
         return;
     }
@@ -378,6 +386,7 @@ cmd_dbsize(struct client *c, int argc, const struct resp_arg *argv)
     do {
         cursor = store_scan(server.store, cursor, 1024, collect_key, &kl, c->now_ms);
     } while (cursor != 0);
+    key_list_deinit(&kl);
     resp_add_int(&c->out, (int64_t)kl.n);
 }
 

@@ -145,13 +145,26 @@ repl_listing_begin(struct repl_listing *l)
 {
     struct repl_levels lv;
 
+    l->v = NULL;
     if (!cluster_enabled()) {
         return false;
     }
     l->v = view_get();
     repl_levels(NULL, l->v, &lv);
     l->n = lv.n;
-    return lv.n > 1;
+    if (lv.n <= 1) {
+        l->v = NULL;
+        return false;
+    }
+    /* a KEYS over a large disk tier can outlast the view's grace */
+    view_pin(l->v);
+    return true;
+}
+
+void
+repl_listing_end(struct repl_listing *l)
+{
+    view_release(&l->v);
 }
 
 bool

@@ -88,14 +88,16 @@ void repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv);
 /* KEYS, SCAN and DBSIZE run on every member, and N members hold each key:
  * a member lists a key only when it is the first member up in the key's
  * list, so the cluster-wide listing names every key once. begin: false when
- * there is nothing to filter (no cluster, or N = 1); the view it holds is
- * good for one command. */
+ * there is nothing to filter (no cluster, or N = 1); otherwise it pins the
+ * view it holds (a walk can run long) until end, which may be called
+ * either way. */
 struct repl_listing {
     struct view *v;
     unsigned n;
 };
 bool repl_listing_begin(struct repl_listing *l);
 bool repl_listing_has(const struct repl_listing *l, const char *key, size_t klen);
+void repl_listing_end(struct repl_listing *l);
 
 /* WAIT numreplicas: the replicas that hold this connection's last write. */
 void repl_wait(struct client *c, long long numreplicas);

@@ -29,7 +29,7 @@
 #include <sys/types.h>
 
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <hiredis/hiredis.h>
 
 struct harness_server {

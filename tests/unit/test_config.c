@@ -4,7 +4,7 @@
  * CONFIG GET.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * promises.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

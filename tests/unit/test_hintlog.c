@@ -5,7 +5,7 @@
  * a record changed, loses only that record and never crashes.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>

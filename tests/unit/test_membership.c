@@ -13,7 +13,7 @@
  * times.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 
 #include <inttypes.h>
 #include <stdio.h>

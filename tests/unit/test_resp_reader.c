@@ -4,7 +4,7 @@
  * each limit at and one past its value, and the cost of slow arrivals.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * of RESP2 and RESP3, split at every byte, malformed and hostile input.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <string.h>
 
 #include "resp/reply.h"

@@ -4,7 +4,7 @@
  * compaction, draining and shrinking.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * are random; a "family" is one cluster's worth of them.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 
 #include <math.h>
 #include <stdbool.h>

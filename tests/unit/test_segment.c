@@ -5,7 +5,7 @@
  * losing only the records of the damaged block.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

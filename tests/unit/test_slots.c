@@ -6,7 +6,7 @@
  * slot we do.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 
 #include <stdint.h>
 #include <stdio.h>

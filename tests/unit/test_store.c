@@ -4,7 +4,7 @@
  * accounting and thread safety. Time is driven through now_ms.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * full, torn and corrupt segments, and a full disk.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>

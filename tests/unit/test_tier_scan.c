@@ -6,7 +6,7 @@
  * only cold keys exist.
  */
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

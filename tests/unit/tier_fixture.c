@@ -4,7 +4,7 @@
 #include "tests/unit/tier_fixture.h"
 
 #include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tests/criterion_ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 
