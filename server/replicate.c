@@ -273,6 +273,7 @@ struct rop {
     enum resp_proto proto;
     unsigned n, w;
     bool write;               /* the command may change its keys */
+    bool get;                 /* GET: answered from the read phase's copy */
     int kind, phase;
     int argc;
     struct resp_arg *argv;
@@ -571,6 +572,28 @@ op_execute(struct rop *op)
     commands_run_captured(c, op->proto, op->argc, op->argv, &op->reply);
 }
 
+/* GET's answer is the newest copy the read phase found, already in hand
+ * (ours, pinned, or a replica's, just installed here): no second lookup and
+ * no command run. Counted and touched as cmd_get does. Only strings exist,
+ * so there is no type to check. */
+static void
+op_answer_get(struct rop *op)
+{
+    struct entry *e = &op->keys[0].best;
+    struct client *c = op->c;
+
+    if (e->present && !e->tomb && (e->expire_ms == 0 || e->expire_ms > c->now_ms)) {
+        STAT_INC(c->w, keyspace_hits);
+        if (e->it != NULL) {
+            store_touch_item(e->it, c->now_ms);
+        }
+        resp_add_bulk(&op->reply, e->val, e->vlen);
+    } else {
+        STAT_INC(c->w, keyspace_misses);
+        resp_add_null(&op->reply, op->proto);
+    }
+}
+
 /* Advance the op when its current phase is over on every key. */
 static void
 op_step(struct rop *op)
@@ -583,6 +606,11 @@ op_step(struct rop *op)
         return;
     }
     if (op->phase == PH_READ) {
+        if (op->get) {
+            op_answer_get(op);
+            op_reply(op);
+            return;
+        }
         /* every key's newest copy is installed here (REPAIR to self) */
         op_execute(op);
         if (op->kind == K_READ) {
@@ -695,6 +723,7 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         op->n = lv.n;
     }
     op->kind = classify(cmd, argc, argv);
+    op->get = r > 1 && strcmp(cmd->name, "get") == 0;
     op->nkeys = nkeys;
     /* now, not the command's arrival: a failed-over forward starts late */
     c->now_ms = now_ms();

@@ -2060,6 +2060,12 @@ store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms)
     return it;
 }
 
+void
+store_touch_item(struct item *it, int64_t now_ms)
+{
+    item_touch(it, now_ms);
+}
+
 enum store_status
 store_apply(struct store *st, const char *key, size_t klen, const void *val,
             size_t vlen, int64_t expire_ms, bool tomb, uint64_t version,

@@ -228,6 +228,10 @@ struct store_key {
 };
 void store_prefetch_keys(struct store *st, size_t n, const struct store_key *keys);
 
+/* A read of a pinned item (store_peek_entry's) counts as a use for
+ * eviction, as store_get's does. */
+void store_touch_item(struct item *it, int64_t now_ms);
+
 /* Install a replica's copy if `version` is greater than the current
  * entry's version (absent = 0): a value (tomb false; expire_ms absolute Unix
  * ms, 0 = none) or a tombstone (tomb true; val ignored; it expires

@@ -1517,6 +1517,57 @@ Test(replication, consistency_sets_and_shows_the_connections_levels)
     redisFree(c);
 }
 
+static long long
+stats_num(int i, const char *field)
+{
+    redisContext *c = harness_connect(&nodes[i].s);
+    redisReply *r = harness_cmd(c, "INFO stats");
+    char *p = strstr(r->str, field);
+    long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
+
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* A GET at R = 2 answers the newest copy among the replicas it asks, repairs
+ * the stale ones (the coordinator here), and counts one hit or miss. */
+Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    long long hits, misses, repairs = info_num(0, "read_repairs");
+
+    r = harness_cmd(c, "SET g:1 older");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    /* members 1 and 2 get a copy newer than any clock here */
+    for (int i = 1; i < 3; i++) {
+        struct harness_server bus = { .pid = nodes[i].s.pid, .port = nodes[i].bus_port };
+        redisContext *b = harness_connect(&bus);
+        r = harness_cmd(b, "RC.PUT g:1 4611686018427387905 0 0 newer");
+        cr_assert(eq(int, r->type, REDIS_REPLY_INTEGER), "%s", r->str ? r->str : "");
+        freeReplyObject(r);
+        redisFree(b);
+    }
+    hits = stats_num(0, "keyspace_hits");
+    misses = stats_num(0, "keyspace_misses");
+    r = harness_cmd(c, "GET g:1");
+    cr_assert(eq(str, r->str, "newer"));
+    freeReplyObject(r);
+    r = harness_cmd(c, "GET g:absent");
+    cr_assert(eq(int, r->type, REDIS_REPLY_NIL));
+    freeReplyObject(r);
+    cr_assert(eq(i64, stats_num(0, "keyspace_hits"), hits + 1));
+    cr_assert(eq(i64, stats_num(0, "keyspace_misses"), misses + 1));
+    cr_assert(eq(i64, info_num(0, "read_repairs"), repairs + 1));
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ONE"));
+    r = harness_cmd(c, "GET g:1");
+    cr_assert(eq(str, r->str, "newer"), "member 0 was repaired");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 Test(replication, cluster_slots_lists_every_replica_coordinator_first)
 {
     redisContext *c = harness_connect(&nodes[1].s);
