@@ -274,6 +274,7 @@ struct rop {
     unsigned n, w;
     bool write;               /* the command may change its keys */
     bool get;                 /* GET: answered from the read phase's copy */
+    bool write_reading;       /* a write in its read phase (c->repl_writes_reading) */
     int kind, phase;
     int argc;
     struct resp_arg *argv;
@@ -601,6 +602,10 @@ op_step(struct rop *op)
     if (op->pending > 0 || op->replied) {
         return;
     }
+    if (op->write_reading) {
+        op->write_reading = false;
+        op->c->repl_writes_reading--;
+    }
     if (op->failed) {
         op_reply(op);
         return;
@@ -684,6 +689,34 @@ op_maybe_free(struct rop *op)
     client_wait_done(c);
 }
 
+/* An earlier command of this connection may still write key k: a
+ * read-modify-write here in its read phase, or any write forwarded to its
+ * coordinator and not answered yet. A GET pipelined behind it must then
+ * read when it runs (op_execute), not answer the copy it has now. (Even
+ * then its digests may return first; ordering a connection's commands on a
+ * key across coordinators is not done yet, see architecture.md.) */
+static bool
+write_pending(const struct client *c, const struct rkey *k)
+{
+    if (c->repl_fwd_writes > 0) {
+        return true; /* coordinated elsewhere: its keys are not known here */
+    }
+    if (c->repl_writes_reading == 0) {
+        return false; /* the common case, without walking the worker's ops */
+    }
+    for (const struct rop *op = ops.tail; op != NULL; op = op->prev) {
+        if (op->c != c || !op->write_reading) {
+            continue;
+        }
+        for (int i = 0; i < op->nkeys; i++) {
+            if (op->keys[i].klen == k->klen && memcmp(op->keys[i].key, k->key, k->klen) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 void
 repl_call(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
           unsigned r, unsigned w, bus_reply_fn *fn, void *ctx)
@@ -723,7 +756,6 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         op->n = lv.n;
     }
     op->kind = classify(cmd, argc, argv);
-    op->get = r > 1 && strcmp(cmd->name, "get") == 0;
     op->nkeys = nkeys;
     /* now, not the command's arrival: a failed-over forward starts late */
     c->now_ms = now_ms();
@@ -735,6 +767,7 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         op->keys[k].klen = op->argv[i].len;
         op->keys[k].slot = slots_keyslot(op->argv[i].p, op->argv[i].len);
     }
+    op->get = r > 1 && strcmp(cmd->name, "get") == 0 && !write_pending(c, &op->keys[0]);
     op->prev = ops.tail;
     if (ops.tail != NULL) {
         ops.tail->next = op;
@@ -750,6 +783,8 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     if (r > 1 && op->kind != K_BLIND) {
         if (op->kind == K_RMW) {
             atomic_fetch_add_explicit(&rp.rmw_reads, 1, memory_order_relaxed);
+            op->write_reading = true;
+            c->repl_writes_reading++;
         } else {
             atomic_fetch_add_explicit(&rp.reads, 1, memory_order_relaxed);
         }
@@ -831,9 +866,15 @@ fwd_send(struct fwd *f, struct bus_link *l)
                          fwd_done, f);
 }
 
+/* The forward is over: its client stops waiting for it (which may free a
+ * client that has gone), then the forward goes. */
 static void
-fwd_free(struct fwd *f)
+fwd_end(struct fwd *f)
 {
+    if (f->cmd->flags & CMD_WRITE) {
+        f->c->repl_fwd_writes--;
+    }
+    client_wait_done(f->c);
     view_release(&f->v);
     free(f->argv);
     free(f->argbuf);
@@ -858,8 +899,7 @@ fwd_done(void *ctx, const char *reply, size_t len)
         f->c->last_write_acks = f->w;
     }
     f->fn(f->ctx, reply, len);
-    client_wait_done(f->c);
-    fwd_free(f);
+    fwd_end(f);
 }
 
 static void
@@ -881,8 +921,7 @@ fwd_try(struct fwd *f)
         f->tried[f->ntried++] = m;
         if (m == v->self) {
             repl_call(f->c, f->cmd, f->argc - 5, f->argv + 5, f->r, f->w, f->fn, f->ctx);
-            client_wait_done(f->c);
-            fwd_free(f);
+            fwd_end(f);
             return;
         }
         struct bus_link *l = cluster_worker_link(f->c->w, &v->m[m]);
@@ -894,8 +933,7 @@ fwd_try(struct fwd *f)
         static const char err[] = "-CLUSTERDOWN Hash slot not served\r\n";
         f->fn(f->ctx, err, sizeof err - 1);
     }
-    client_wait_done(f->c);
-    fwd_free(f);
+    fwd_end(f);
 }
 
 void
@@ -945,6 +983,7 @@ repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const stru
     if (cmd->flags & CMD_WRITE) {
         c->last_write_op = NULL;
         c->last_write_acks = 0;
+        c->repl_fwd_writes++;
     }
     /* the chosen coordinator first, then the rest of the list in order */
     if (to >= 0 && to != v->self) {

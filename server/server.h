@@ -150,6 +150,8 @@ struct client {
     uint8_t cons_kind, cons_r, cons_w;
     bool readonly;
     struct rop *last_write_op;
+    unsigned repl_writes_reading; /* its read-modify-writes still reading */
+    unsigned repl_fwd_writes;     /* its writes forwarded and not answered */
     unsigned last_write_acks;
     /* Scratch for the command being executed. */
     int64_t now_ms;

@@ -1568,6 +1568,33 @@ Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
     redisFree(c);
 }
 
+/* Pipelined to the key's coordinator (as a cluster-aware client sends it),
+ * a GET behind a read-modify-write of its key reads what that write left,
+ * as on one Redis. (Through a member that forwards the writes, the GET may
+ * still read first: architecture.md, "not done yet".) */
+Test(replication, a_pipelined_get_reads_the_increment_before_it)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    char key[32];
+
+    key_coordinated_by(0, key, sizeof key);
+    for (int round = 0; round < 50; round++) {
+        redisAppendCommand(c, "SET %s 1", key);
+        redisAppendCommand(c, "INCR %s", key);
+        redisAppendCommand(c, "GET %s", key);
+        for (int i = 0; i < 3; i++) {
+            cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
+            if (i == 2) {
+                cr_assert(eq(str, r->str, "2"), "round %d: GET after INCR read %s", round,
+                          r->str ? r->str : "(nil)");
+            }
+            freeReplyObject(r);
+        }
+    }
+    redisFree(c);
+}
+
 Test(replication, cluster_slots_lists_every_replica_coordinator_first)
 {
     redisContext *c = harness_connect(&nodes[1].s);
