@@ -615,7 +615,6 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
 {
     const struct command *cmd;
     int64_t t0, dt;
-    long long slower;
 
     if ((c->flags & CLIENT_BUS) && !c->no_route) {
         cluster_bus_dispatch(c, argc, argv);
@@ -690,13 +689,23 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     t0 = mono_us();
     cmd->fn(c, argc, argv);
     dt = mono_us() - t0;
+    commands_account(c, cmd, argc, argv, dt,
+                     atomic_load_explicit(&c->w->stats.total_error_replies,
+                                          memory_order_relaxed) != errors);
+}
+
+void
+commands_account(struct client *c, const struct command *cmd, int argc,
+                 const struct resp_arg *argv, int64_t dt, bool failed)
+{
+    long long slower = config_num(OPT_SLOWLOG_LOG_SLOWER_THAN);
+
     STAT_INC(c->w, total_commands_processed);
     CMDSTAT_ADD(c, cmd, calls, 1);
     CMDSTAT_ADD(c, cmd, usec, (uint64_t)dt);
-    if (atomic_load_explicit(&c->w->stats.total_error_replies, memory_order_relaxed) != errors) {
+    if (failed) {
         CMDSTAT_ADD(c, cmd, failed, 1);
     }
-    slower = config_num(OPT_SLOWLOG_LOG_SLOWER_THAN);
     if (slower >= 0 && dt >= slower) {
         slowlog_add(c, argc, argv, dt);
     }

@@ -194,6 +194,10 @@ void commands_setup(void);
 void commands_run_captured(struct client *c, enum resp_proto proto, int argc,
                            const struct resp_arg *argv, struct resp_buf *out);
 void commands_dispatch(struct client *c, int argc, const struct resp_arg *argv);
+/* Count a command that ran (INFO stats and commandstats, SLOWLOG), for
+ * commands_dispatch and for a command answered without it (replicate.c). */
+void commands_account(struct client *c, const struct command *cmd, int argc,
+                      const struct resp_arg *argv, int64_t dt, bool failed);
 const struct command *commands_lookup(const char *name, size_t len);
 /* Number of commands and subcommands: the size of a cmd_stat array. */
 size_t commands_count(void);

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <xxhash.h>
+
 #include "cluster/coord.h"
 #include "resp/reply.h"
 #include "cluster/slots.h"
@@ -267,6 +269,7 @@ struct rkey {
 
 struct rop {
     struct client *c;
+    const struct command *cmd;
     struct view *v;           /* pinned */
     bus_reply_fn *fn;
     void *ctx;
@@ -274,7 +277,8 @@ struct rop {
     unsigned n, w;
     bool write;               /* the command may change its keys */
     bool get;                 /* GET: answered from the read phase's copy */
-    bool write_reading;       /* a write in its read phase (c->repl_writes_reading) */
+    bool open;                /* a write in its read phase: its keys wait (order) */
+    unsigned r;
     int kind, phase;
     int argc;
     struct resp_arg *argv;
@@ -326,6 +330,13 @@ classify(const struct command *cmd, int argc, const struct resp_arg *argv)
 
 static void op_maybe_free(struct rop *op);
 static void op_step(struct rop *op);
+static void op_start(struct rop *op);
+struct fwd;
+static void fwd_start(struct fwd *f);
+static bool order_hold(struct client *c, struct rop *op, struct fwd *f, const struct command *cmd,
+                       int argc, const struct resp_arg *argv);
+static void order_open(struct client *c, struct rop *op, struct fwd *f);
+static void order_done(struct client *c, const void *unit);
 
 static void
 op_reply(struct rop *op)
@@ -583,6 +594,7 @@ op_answer_get(struct rop *op)
     struct entry *e = &op->keys[0].best;
     struct client *c = op->c;
 
+    commands_account(c, op->cmd, op->argc, op->argv, 0, false);
     if (e->present && !e->tomb && (e->expire_ms == 0 || e->expire_ms > c->now_ms)) {
         STAT_INC(c->w, keyspace_hits);
         if (e->it != NULL) {
@@ -595,6 +607,17 @@ op_answer_get(struct rop *op)
     }
 }
 
+/* A read-modify-write has applied here (or failed): later commands of its
+ * connection on its keys may start. */
+static void
+op_close(struct rop *op)
+{
+    if (op->open) {
+        op->open = false;
+        order_done(op->c, op);
+    }
+}
+
 /* Advance the op when its current phase is over on every key. */
 static void
 op_step(struct rop *op)
@@ -602,11 +625,8 @@ op_step(struct rop *op)
     if (op->pending > 0 || op->replied) {
         return;
     }
-    if (op->write_reading) {
-        op->write_reading = false;
-        op->c->repl_writes_reading--;
-    }
     if (op->failed) {
+        op_close(op);
         op_reply(op);
         return;
     }
@@ -618,6 +638,7 @@ op_step(struct rop *op)
         }
         /* every key's newest copy is installed here (REPAIR to self) */
         op_execute(op);
+        op_close(op); /* applied here: commands held behind it may run */
         if (op->kind == K_READ) {
             op_reply(op);
             return;
@@ -689,34 +710,6 @@ op_maybe_free(struct rop *op)
     client_wait_done(c);
 }
 
-/* An earlier command of this connection may still write key k: a
- * read-modify-write here in its read phase, or any write forwarded to its
- * coordinator and not answered yet. A GET pipelined behind it must then
- * read when it runs (op_execute), not answer the copy it has now. (Even
- * then its digests may return first; ordering a connection's commands on a
- * key across coordinators is not done yet, see architecture.md.) */
-static bool
-write_pending(const struct client *c, const struct rkey *k)
-{
-    if (c->repl_fwd_writes > 0) {
-        return true; /* coordinated elsewhere: its keys are not known here */
-    }
-    if (c->repl_writes_reading == 0) {
-        return false; /* the common case, without walking the worker's ops */
-    }
-    for (const struct rop *op = ops.tail; op != NULL; op = op->prev) {
-        if (op->c != c || !op->write_reading) {
-            continue;
-        }
-        for (int i = 0; i < op->nkeys; i++) {
-            if (op->keys[i].klen == k->klen && memcmp(op->keys[i].key, k->key, k->klen) == 0) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
 void
 repl_call(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
           unsigned r, unsigned w, bus_reply_fn *fn, void *ctx)
@@ -744,6 +737,7 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     }
     op->argc = argc;
     op->c = c;
+    op->cmd = cmd;
     op->v = view_pin(view_get());
     op->write = (cmd->flags & CMD_WRITE) != 0;
     op->fn = fn;
@@ -757,17 +751,34 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
     }
     op->kind = classify(cmd, argc, argv);
     op->nkeys = nkeys;
-    /* now, not the command's arrival: a failed-over forward starts late */
-    c->now_ms = now_ms();
-    op->deadline = c->now_ms + config_num(OPT_QUORUM_TIMEOUT_MS);
-    op->slow_at = c->now_ms + REPL_SLOW_MS;
+    op->r = r;
     c->waiting++; /* the op runs the command on c, maybe later */
     for (int i = first, k = 0; k < nkeys; i += cmd->step, k++) {
         op->keys[k].key = op->argv[i].p;
         op->keys[k].klen = op->argv[i].len;
         op->keys[k].slot = slots_keyslot(op->argv[i].p, op->argv[i].len);
     }
-    op->get = r > 1 && strcmp(cmd->name, "get") == 0 && !write_pending(c, &op->keys[0]);
+    op->get = r > 1 && strcmp(cmd->name, "get") == 0;
+    if (cmd->flags & CMD_WRITE) {
+        c->last_write_op = op;
+        c->last_write_acks = 0;
+    }
+    if (!order_hold(c, op, NULL, cmd, argc, argv)) {
+        op_start(op);
+    }
+}
+
+/* Run the op: its read phase, or at once the command and its write phase. */
+static void
+op_start(struct rop *op)
+{
+    struct client *c = op->c;
+
+    /* now, not the command's arrival: a failed-over forward or a held
+     * command starts late */
+    c->now_ms = now_ms();
+    op->deadline = c->now_ms + config_num(OPT_QUORUM_TIMEOUT_MS);
+    op->slow_at = c->now_ms + REPL_SLOW_MS;
     op->prev = ops.tail;
     if (ops.tail != NULL) {
         ops.tail->next = op;
@@ -775,24 +786,21 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         ops.head = op;
     }
     ops.tail = op;
-    if (cmd->flags & CMD_WRITE) {
-        c->last_write_op = op;
-        c->last_write_acks = 0;
-    }
     op->phase = PH_READ;
-    if (r > 1 && op->kind != K_BLIND) {
+    if (op->r > 1 && op->kind != K_BLIND) {
         if (op->kind == K_RMW) {
             atomic_fetch_add_explicit(&rp.rmw_reads, 1, memory_order_relaxed);
-            op->write_reading = true;
-            c->repl_writes_reading++;
+            /* it writes after reading: later commands on its keys wait */
+            op->open = true;
+            order_open(c, op, NULL);
         } else {
             atomic_fetch_add_explicit(&rp.reads, 1, memory_order_relaxed);
         }
-        for (int k = 0; k < nkeys; k++) {
+        for (int k = 0; k < op->nkeys; k++) {
             struct entry e = { 0 };
             entry_local(&e, op->keys[k].key, op->keys[k].klen, c->now_ms);
             op->keys[k].best = e; /* the newest seen so far: ours */
-            key_begin(op, k, COORD_READ, r, e.version);
+            key_begin(op, k, COORD_READ, op->r, e.version);
         }
     }
     op_step(op);
@@ -844,12 +852,141 @@ struct fwd {
     uint16_t slot;
     unsigned n, r, w;
     int tried[RING_MAX_REPLICAS], ntried;
+    int to;                    /* the coordinator chosen first */
     bus_reply_fn *fn;
     void *ctx;
 };
 
 static void fwd_try(struct fwd *f);
 static void fwd_done(void *ctx, const char *reply, size_t len);
+
+/* ---- a connection's order ------------------------------------------------------
+ * A client's pipelined commands run concurrently once routed: coordinated
+ * here (an rop) or forwarded to their coordinator (a fwd). Redis runs them
+ * one after another, so a command must not start while an earlier command
+ * of the same connection that writes one of its keys is not done: a
+ * read-modify-write here still in its read phase (a blind write applies at
+ * once), or a write forwarded and not answered yet. Such a command is held,
+ * behind any held before it that shares a key, and started when those are
+ * done. Keys compare by hash: a collision only holds a command needlessly.
+ * Owner: the client's worker. */
+
+struct repl_unit {
+    struct repl_unit *next;
+    struct rop *op;            /* the command: one of op and f */
+    struct fwd *f;
+    int nh;
+    uint64_t h[];              /* its keys' hashes */
+};
+
+static struct repl_unit *
+unit_new(struct rop *op, struct fwd *f, const struct command *cmd, int argc,
+         const struct resp_arg *argv)
+{
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key, n = 0;
+    struct repl_unit *u;
+
+    for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->step) {
+        n++;
+    }
+    u = malloc(sizeof *u + (size_t)n * sizeof u->h[0]);
+    u->next = NULL;
+    u->op = op;
+    u->f = f;
+    u->nh = 0;
+    for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->step) {
+        u->h[u->nh++] = XXH3_64bits(argv[i].p, argv[i].len);
+    }
+    return u;
+}
+
+static bool
+units_share(const struct repl_unit *list, const struct repl_unit *stop, const struct repl_unit *u)
+{
+    for (const struct repl_unit *o = list; o != NULL && o != stop; o = o->next) {
+        for (int i = 0; i < o->nh; i++) {
+            for (int j = 0; j < u->nh; j++) {
+                if (o->h[i] == u->h[j]) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* Hold the command (true) if an earlier one of c's writes its keys or an
+ * earlier held command shares one; else the caller starts it. */
+static bool
+order_hold(struct client *c, struct rop *op, struct fwd *f, const struct command *cmd, int argc,
+           const struct resp_arg *argv)
+{
+    struct repl_unit *u, **tail;
+
+    if (c->repl_open == NULL && c->repl_held == NULL) {
+        return false; /* the common case: nothing to compare */
+    }
+    u = unit_new(op, f, cmd, argc, argv);
+    if (!units_share(c->repl_open, NULL, u) && !units_share(c->repl_held, NULL, u)) {
+        free(u);
+        return false;
+    }
+    for (tail = &c->repl_held; *tail != NULL; tail = &(*tail)->next) {
+    }
+    *tail = u;
+    return true;
+}
+
+/* A write that has started and is not done: commands after it on its keys
+ * wait for order_done. */
+static void
+order_open(struct client *c, struct rop *op, struct fwd *f)
+{
+    struct repl_unit *u = op != NULL ? unit_new(op, NULL, op->cmd, op->argc, op->argv)
+                                     : unit_new(NULL, f, f->cmd, f->argc - 5, f->argv + 5);
+
+    u->next = c->repl_open;
+    c->repl_open = u;
+}
+
+/* unit (an rop or fwd) is done: start the held commands nothing earlier
+ * holds any more, in order. Starting one may finish others at once (a
+ * failed send): the outer call goes on, the inner ones only unlink. */
+static void
+order_done(struct client *c, const void *unit)
+{
+    for (struct repl_unit **pp = &c->repl_open; *pp != NULL; pp = &(*pp)->next) {
+        struct repl_unit *u = *pp;
+        if (u->op == unit || u->f == unit) {
+            *pp = u->next;
+            free(u);
+            break;
+        }
+    }
+    if (c->repl_releasing) {
+        return;
+    }
+    c->repl_releasing = true;
+    for (bool started = true; started;) {
+        started = false;
+        for (struct repl_unit **pp = &c->repl_held; *pp != NULL; pp = &(*pp)->next) {
+            struct repl_unit *u = *pp;
+            if (units_share(c->repl_open, NULL, u) || units_share(c->repl_held, u, u)) {
+                continue;
+            }
+            *pp = u->next;
+            if (u->op != NULL) {
+                op_start(u->op);
+            } else {
+                fwd_start(u->f);
+            }
+            free(u);
+            started = true;
+            break; /* the lists may have changed: look again from the start */
+        }
+    }
+    c->repl_releasing = false;
+}
 
 /* Each attempt gets a fresh call deadline; the link waits for the answer
  * that long plus the coordinator's quorum timeout. */
@@ -872,7 +1009,7 @@ static void
 fwd_end(struct fwd *f)
 {
     if (f->cmd->flags & CMD_WRITE) {
-        f->c->repl_fwd_writes--;
+        order_done(f->c, f);
     }
     client_wait_done(f->c);
     view_release(&f->v);
@@ -979,16 +1116,29 @@ repl_forward(struct client *c, struct view *v, int to, uint16_t slot, const stru
         f->argv[5 + i] = (struct resp_arg){ p, argv[i].len };
         p += argv[i].len;
     }
+    f->to = to;
     c->waiting++;
     if (cmd->flags & CMD_WRITE) {
         c->last_write_op = NULL;
         c->last_write_acks = 0;
-        c->repl_fwd_writes++;
+    }
+    if (!order_hold(c, NULL, f, cmd, argc, argv)) {
+        fwd_start(f);
+    }
+}
+
+static void
+fwd_start(struct fwd *f)
+{
+    struct view *v = f->v;
+
+    if (f->cmd->flags & CMD_WRITE) {
+        order_open(f->c, NULL, f); /* done when answered (fwd_end) */
     }
     /* the chosen coordinator first, then the rest of the list in order */
-    if (to >= 0 && to != v->self) {
-        struct bus_link *l = cluster_worker_link(c->w, &v->m[to]);
-        f->tried[f->ntried++] = to;
+    if (f->to >= 0 && f->to != v->self) {
+        struct bus_link *l = cluster_worker_link(f->c->w, &v->m[f->to]);
+        f->tried[f->ntried++] = f->to;
         if (fwd_send(f, l)) {
             return;
         }

@@ -150,8 +150,10 @@ struct client {
     uint8_t cons_kind, cons_r, cons_w;
     bool readonly;
     struct rop *last_write_op;
-    unsigned repl_writes_reading; /* its read-modify-writes still reading */
-    unsigned repl_fwd_writes;     /* its writes forwarded and not answered */
+    /* replicate.c's order of this connection's commands: its writes not
+     * yet done, and the commands held behind them */
+    struct repl_unit *repl_open, *repl_held;
+    bool repl_releasing;
     unsigned last_write_acks;
     /* Scratch for the command being executed. */
     int64_t now_ms;

@@ -1518,10 +1518,10 @@ Test(replication, consistency_sets_and_shows_the_connections_levels)
 }
 
 static long long
-stats_num(int i, const char *field)
+section_num(int i, const char *section, const char *field)
 {
     redisContext *c = harness_connect(&nodes[i].s);
-    redisReply *r = harness_cmd(c, "INFO stats");
+    redisReply *r = harness_cmd(c, "INFO %s", section);
     char *p = strstr(r->str, field);
     long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
 
@@ -1530,13 +1530,19 @@ stats_num(int i, const char *field)
     return v;
 }
 
+static long long
+stats_num(int i, const char *field)
+{
+    return section_num(i, "stats", field);
+}
+
 /* A GET at R = 2 answers the newest copy among the replicas it asks, repairs
  * the stale ones (the coordinator here), and counts one hit or miss. */
 Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
 {
     redisContext *c = harness_connect(&nodes[0].s);
     redisReply *r;
-    long long hits, misses, repairs = info_num(0, "read_repairs");
+    long long hits, misses, gets, repairs = info_num(0, "read_repairs");
 
     r = harness_cmd(c, "SET g:1 older");
     cr_assert(eq(str, r->str, "OK"));
@@ -1552,6 +1558,8 @@ Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
     }
     hits = stats_num(0, "keyspace_hits");
     misses = stats_num(0, "keyspace_misses");
+    gets = section_num(0, "commandstats", "cmdstat_get:calls");
+    gets = gets < 0 ? 0 : gets; /* no line before the first call */
     r = harness_cmd(c, "GET g:1");
     cr_assert(eq(str, r->str, "newer"));
     freeReplyObject(r);
@@ -1560,6 +1568,8 @@ Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
     freeReplyObject(r);
     cr_assert(eq(i64, stats_num(0, "keyspace_hits"), hits + 1));
     cr_assert(eq(i64, stats_num(0, "keyspace_misses"), misses + 1));
+    cr_assert(eq(i64, section_num(0, "commandstats", "cmdstat_get:calls"), gets + 2),
+              "both GETs count as commands where they ran");
     cr_assert(eq(i64, info_num(0, "read_repairs"), repairs + 1));
     freeReplyObject(harness_cmd(c, "CONSISTENCY ONE"));
     r = harness_cmd(c, "GET g:1");
@@ -1568,31 +1578,49 @@ Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
     redisFree(c);
 }
 
-/* Pipelined to the key's coordinator (as a cluster-aware client sends it),
- * a GET behind a read-modify-write of its key reads what that write left,
- * as on one Redis. (Through a member that forwards the writes, the GET may
- * still read first: architecture.md, "not done yet".) */
-Test(replication, a_pipelined_get_reads_the_increment_before_it)
+/* A connection's pipelined commands on a key run in order, as on one
+ * Redis, whether the member it reached coordinates the key's writes or
+ * forwards them: SET; INCR; GET reads 2, GET before a SET reads the old
+ * value, and INCR; SET 10; GET reads 10. */
+static void
+pipeline_in_order(int via, int coordinator)
 {
-    redisContext *c = harness_connect(&nodes[0].s);
+    redisContext *c = harness_connect(&nodes[via].s);
     redisReply *r;
     char key[32];
+    static const char *const want[] = { "OK", NULL, "2", "2", "OK", NULL, "OK", "10" };
 
-    key_coordinated_by(0, key, sizeof key);
-    for (int round = 0; round < 50; round++) {
+    key_coordinated_by(coordinator, key, sizeof key);
+    for (int round = 0; round < 30; round++) {
         redisAppendCommand(c, "SET %s 1", key);
         redisAppendCommand(c, "INCR %s", key);
         redisAppendCommand(c, "GET %s", key);
-        for (int i = 0; i < 3; i++) {
+        redisAppendCommand(c, "GET %s", key);
+        redisAppendCommand(c, "SET %s 3", key);
+        redisAppendCommand(c, "INCR %s", key);
+        redisAppendCommand(c, "SET %s 10", key);
+        redisAppendCommand(c, "GET %s", key);
+        for (int i = 0; i < 8; i++) {
             cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
-            if (i == 2) {
-                cr_assert(eq(str, r->str, "2"), "round %d: GET after INCR read %s", round,
-                          r->str ? r->str : "(nil)");
+            if (want[i] != NULL) {
+                cr_assert(r->str != NULL && strcmp(r->str, want[i]) == 0,
+                          "via %d, round %d, reply %d: %s, expected %s", via, round, i,
+                          r->str ? r->str : "(nil)", want[i]);
             }
             freeReplyObject(r);
         }
     }
     redisFree(c);
+}
+
+Test(replication, a_pipeline_through_the_coordinator_runs_in_order)
+{
+    pipeline_in_order(0, 0);
+}
+
+Test(replication, a_pipeline_through_a_forwarding_member_runs_in_order)
+{
+    pipeline_in_order(0, 1);
 }
 
 Test(replication, cluster_slots_lists_every_replica_coordinator_first)
