@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from rcompat import casefile, cliargs, compare, resp  # noqa: E402
-from rcompat.servers import REDIS_SERVER, ServerError, ServerProcess, ping  # noqa: E402
+from rcompat.servers import REDIS_SERVER, ClusterProcess, ServerError, ServerProcess, ping  # noqa: E402
 
 SIDES = ("redis", "ringcache")
 READ_TIMEOUT = 5.0
@@ -126,11 +126,13 @@ class Side:
 
 
 class Runner:
-    def __init__(self, servers, known_ids, verbose=False):
+    def __init__(self, servers, known_ids, verbose=False, cluster=False):
         self.servers = servers            # {"redis": ServerProcess, "ringcache": ...}
         self.known_ids = known_ids
         self.verbose = verbose
+        self.cluster = cluster            # ringcache is a ClusterProcess (member 1 gets every line)
         self.passed = self.failed = self.documented = 0
+        self.standalone_only = 0          # lines not sent in a cluster run (@standalone-only)
         self.failures = []
         self.sides = {}
         self.cur = "main"
@@ -151,13 +153,19 @@ class Runner:
         self.failures.append(msg)
         print(msg, flush=True)
 
+    def markers(self, markers):
+        """The markers a line is judged by in this run (@cluster-differs)."""
+        return compare.for_cluster(markers) if self.cluster else markers
+
     def judge(self, case, text, markers, a, b, where=None):
         where = where or case.where()
-        for ident in (markers.get("differs", [])[:1] + markers.get("known", [])):
+        for ident in (markers.get("differs", [])[:1] + markers.get("known", []) +
+                      markers.get("cluster-differs", [])[:1] + markers.get("standalone-only", [])):
             if ident.decode() not in self.known_ids:
                 self.fail(where, text, "marker names %r, which KNOWN_DIFFERENCES.md does not list"
                           % ident.decode(), a, b)
                 return
+        markers = self.markers(markers)
         reason = compare.judge(markers, a, b)
         if reason is None:
             if "differs" in markers:
@@ -211,7 +219,24 @@ class Runner:
         if node is not None and not node.is_agg() and node.value is not None:
             self.sides[name].vars[markers["save"][0].decode()] = node.value
 
+    def skip_in_cluster(self, case):
+        """@standalone-only: in a cluster run the line is not sent (its entry
+        says why); counted apart, never as passed."""
+        if not self.cluster or "standalone-only" not in case.markers:
+            return False
+        ident = case.markers["standalone-only"][0].decode()
+        if ident not in self.known_ids:
+            self.fail(case.where(), case.text, "marker names %r, which KNOWN_DIFFERENCES.md does "
+                      "not list" % ident, b"", b"")
+        else:
+            self.standalone_only += 1
+            if self.verbose:
+                print("skip %s: %s (@standalone-only %s)" % (case.where(), case.text, ident))
+        return True
+
     def run_cmd(self, case):
+        if self.skip_in_cluster(case):
+            return
         if "scan-all" in case.markers:
             return self.run_scan_all(case)
         conns = self.send_cmds(case, lambda s: [self.expand(s, case.args)])
@@ -253,6 +278,8 @@ class Runner:
         self.judge(case, cliargs.join(case.args), {}, got["redis"], got["ringcache"])
 
     def run_repeat(self, case):
+        if self.skip_in_cluster(case):
+            return
         n = case.count
         conns = self.send_cmds(case, lambda s: [self.expand(s, case.args, i) for i in range(n)])
         replies = {}
@@ -267,10 +294,11 @@ class Runner:
             replies[name] = lst
         text = "!repeat %d %s" % (n, cliargs.join(case.args))
         ra, rb = replies["redis"], replies["ringcache"]
+        markers = self.markers(case.markers)
         for i in range(max(len(ra), len(rb))):
             a = ra[i] if i < len(ra) else b"<no reply>"
             b = rb[i] if i < len(rb) else b"<no reply>"
-            reason = compare.judge(case.markers, a, b)
+            reason = compare.judge(markers, a, b)
             if reason is not None:
                 self.fail(case.where(), text, "reply #%d (${i}=%d): %s" % (i + 1, i, reason), a, b)
                 return
@@ -293,6 +321,8 @@ class Runner:
                        replies["redis"][i], replies["ringcache"][i])
 
     def run_raw(self, case):
+        if self.skip_in_cluster(case):
+            return
         data = {}
         for name in SIDES:
             side = self.sides[name]
@@ -374,6 +404,9 @@ def main():
     ap.add_argument("--cases", default=os.path.join(HERE, "cases"))
     ap.add_argument("--commands-h", default=os.path.join(HERE, "..", "server", "commands.h"))
     ap.add_argument("--min-cases", type=int, default=400)
+    ap.add_argument("--cluster", type=int, default=0, metavar="N",
+                    help="compare a local ringcache cluster of N members (replicas 3, every "
+                    "case sent to member 1) with a standalone redis-server")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("only", nargs="*", help="case files to run (default: all)")
     opts = ap.parse_args()
@@ -406,14 +439,17 @@ def main():
 
     t0 = time.monotonic()
     servers = {"redis": ServerProcess.redis(opts.redis_server),
-               "ringcache": ServerProcess.ringcache(opts.ringcache)}
+               "ringcache": (ClusterProcess(opts.ringcache, opts.cluster) if opts.cluster
+                             else ServerProcess.ringcache(opts.ringcache))}
     runner = None
     try:
         for s in servers.values():
             s.start()
-        print("redis-server on port %d, ringcache-server on port %d; %d cases in %d files"
-              % (servers["redis"].port, servers["ringcache"].port, total, len(files)), flush=True)
-        runner = Runner(servers, known, opts.verbose)
+        print("redis-server on port %d, ringcache-server%s on port %d; %d cases in %d files"
+              % (servers["redis"].port,
+                 " (member 1 of a %d-member cluster, replicas 3)" % opts.cluster if opts.cluster else "",
+                 servers["ringcache"].port, total, len(files)), flush=True)
+        runner = Runner(servers, known, opts.verbose, cluster=bool(opts.cluster))
         for n, items in files.items():
             before = (runner.passed, runner.failed)
             try:
@@ -449,8 +485,11 @@ def main():
     for p in problems:
         print("PROBLEM: %s" % p)
     if runner is not None:
-        print("%d of the passing cases are documented differences (@differs, see KNOWN_DIFFERENCES.md)"
-              % runner.documented)
+        print("%d of the passing cases are documented differences (@differs%s, see KNOWN_DIFFERENCES.md)"
+              % (runner.documented, ", @cluster-differs" if opts.cluster else ""))
+        if opts.cluster:
+            print("%d cases not sent to the cluster (@standalone-only, see KNOWN_DIFFERENCES.md)"
+                  % runner.standalone_only)
     print("differential run took %.1fs" % (time.monotonic() - t0))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1

@@ -24,7 +24,8 @@ PARTS = [
     ("redis-benchmark", ["clients/redis_benchmark.py"], 120),
     ("python-redis", ["clients/python_redis.py"], 90),
     ("ioredis", ["clients/ioredis.py"], 360),
-    # the same clients against a local 3-member cluster with replicas 3
+    # the same cases and clients against a local 3-member cluster with replicas 3
+    ("differential-cluster", ["difftest.py", "--cluster", "3"], 150),
     ("redis-cli-cluster", ["clients/redis_cli.py", "--cluster", "3"], 90),
     ("python-redis-cluster", ["clients/python_redis.py", "--cluster", "3"], 90),
     ("ioredis-cluster", ["clients/ioredis.py", "--cluster", "3"], 360),
@@ -105,7 +106,7 @@ def main():
 
     print("==> summary (%.0fs)" % (time.monotonic() - t0))
     for name, p, f, secs, note in summary:
-        print("  %-16s %5d passed, %d failed  %5.1fs %s" % (name, p, f, secs, note))
+        print("  %-20s %5d passed, %d failed  %5.1fs %s" % (name, p, f, secs, note))
     total_p = sum(s[1] for s in summary)
     total_f = sum(s[2] for s in summary)
     print("compat: %d passed, %d failed" % (total_p, total_f))

@@ -500,7 +500,21 @@ client_process_input(struct client *c)
         if (st != RESP_OK) {
             log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
                     resp_reader_error(c->rd), (unsigned long long)c->id, c->addr);
-            reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
+            if (c->slots != NULL) {
+                /* earlier replies still in flight on other members: the
+                 * error goes behind them, as client_run's replies do */
+                struct resp_buf direct = c->out;
+                struct reply_slot *s;
+
+                resp_buf_init(&c->out);
+                reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
+                s = client_slot_push(c);
+                s->buf = c->out;
+                c->out = direct;
+                client_slot_done(c, s);
+            } else {
+                reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
+            }
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             resp_buf_consume(&c->in, resp_buf_pending(&c->in));
             break;

@@ -26,6 +26,9 @@ MARKERS = {
     "closes": (0, 0),
     "scan-all": (0, 0),
     "text-keys": (0, 99),
+    # cluster runs (difftest.py --cluster N) only; see README.md
+    "cluster-differs": (1, 2),
+    "standalone-only": (1, 1),
 }
 # markers that decide how replies are compared (at most one per line)
 COMPARATORS = {"any-order", "within", "skip-value", "ignore-fields", "ignore-path",
@@ -88,6 +91,10 @@ def parse_markers(text, where):
     for p in markers.get("ignore-path", []):
         if not re.fullmatch(rb"(\d+|\*)(/(\d+|\*))*", p):
             raise CaseError("%s: @ignore-path takes paths like 0/6 or */6" % where)
+    if "cluster-differs" in markers and "standalone-only" in markers:
+        raise CaseError("%s: @cluster-differs and @standalone-only exclude each other" % where)
+    if "cluster-differs" in markers and "scan-all" in markers:
+        raise CaseError("%s: @cluster-differs does not go on a @scan-all line" % where)
     if "within" in markers and not re.fullmatch(rb"\d+", markers["within"][0]):
         raise CaseError("%s: @within takes a number" % where)
     return markers
@@ -168,8 +175,9 @@ def parse(path, display=None):
         if "scan-all" in markers and (len(args) < 2 or args[0].lower() != b"scan"):
             raise CaseError("%s: @scan-all goes on a SCAN command" % where)
         if pipeline is not None:
-            if "scan-all" in markers or "closes" in markers:
-                raise CaseError("%s: @scan-all/@closes not allowed in a pipeline" % where)
+            if "scan-all" in markers or "closes" in markers or "standalone-only" in markers:
+                raise CaseError("%s: @scan-all/@closes/@standalone-only not allowed in a pipeline"
+                                % where)
             pipeline.items.append(case)
         else:
             out.append(case)

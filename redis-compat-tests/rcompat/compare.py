@@ -3,6 +3,7 @@
 Each function returns None when the replies agree, else a short reason.
 """
 from . import resp
+from .casefile import COMPARATORS
 
 
 def _decode(raw):
@@ -187,6 +188,17 @@ def text_keys(a, b, extra):
             added = [k for k in lb if k not in la]
             return "field names differ (missing %r, extra %r)" % (missing, added)
     return None
+
+
+def for_cluster(markers):
+    """The markers a line is judged by in a cluster run: `@cluster-differs ID
+    [prefix]` stands in for the line's comparison marker as `@differs ID
+    [prefix]`; other markers (@save, @closes, @known) stay."""
+    if "cluster-differs" not in markers:
+        return markers
+    out = {k: v for k, v in markers.items() if k not in COMPARATORS}
+    out["differs"] = markers["cluster-differs"]
+    return out
 
 
 def judge(markers, a, b):

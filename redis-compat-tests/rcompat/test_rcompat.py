@@ -109,6 +109,16 @@ class CompareTest(unittest.TestCase):
         self.assertIsNone(compare.differs(b"+OK\r\n", b"-ERR x\r\n", b"-ERR"))
         self.assertIsNotNone(compare.differs(b"+OK\r\n", b"-ERR x\r\n", b"-WRONG"))
 
+    def test_for_cluster(self):
+        m = {"skip-value": [], "known": [b"x"], "cluster-differs": [b"cluster-mode", b":1"]}
+        c = compare.for_cluster(m)
+        self.assertEqual(c, {"known": [b"x"], "cluster-differs": [b"cluster-mode", b":1"],
+                             "differs": [b"cluster-mode", b":1"]})
+        self.assertIsNone(compare.judge(c, b"-ERR x\r\n", b":1\r\n"))
+        self.assertIsNotNone(compare.judge(c, b":1\r\n", b":1\r\n"))     # stale
+        self.assertIsNotNone(compare.judge(c, b"-ERR x\r\n", b":2\r\n"))  # prefix
+        self.assertEqual(compare.for_cluster({"within": [b"1"]}), {"within": [b"1"]})
+
 
 class CaseFileTest(unittest.TestCase):
     def parse(self, text):
@@ -131,9 +141,19 @@ class CaseFileTest(unittest.TestCase):
     def test_rejects(self):
         for bad in ["GET k # free text\n", "GET k  # @nosuchmarker\n", "GET k  # @within x\n",
                     "GET k  # @any-order @within 1\n", "!pipeline\nGET k\n", "!end\n", "!bogus\n",
-                    'GET "k\n', "SET k v  # @scan-all\n"]:
+                    'GET "k\n', "SET k v  # @scan-all\n",
+                    "GET k  # @cluster-differs a @standalone-only a\n",
+                    "!pipeline\nGET k  # @standalone-only a\n!end\n",
+                    "GET k  # @cluster-differs\n"]:
             with self.assertRaises(casefile.CaseError, msg=bad):
                 self.parse(bad)
+
+    def test_cluster_markers(self):
+        items = self.parse("GET k  # @skip-value @cluster-differs cluster-mode \"$\"\n"
+                           "CLUSTER MEET a 1  # @standalone-only cluster-meet\n")
+        self.assertEqual(items[0].markers["cluster-differs"], [b"cluster-mode", b"$"])
+        self.assertIn("skip-value", items[0].markers)
+        self.assertEqual(items[1].markers["standalone-only"], [b"cluster-meet"])
 
     def test_expand(self):
         env = {b"port": b"6379", b"rep:3:ab": b"ababab"}
