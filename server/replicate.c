@@ -638,7 +638,6 @@ op_step(struct rop *op)
         }
         /* every key's newest copy is installed here (REPAIR to self) */
         op_execute(op);
-        op_close(op); /* applied here: commands held behind it may run */
         if (op->kind == K_READ) {
             op_reply(op);
             return;
@@ -654,6 +653,9 @@ op_step(struct rop *op)
                 key_begin(op, k, COORD_WRITE, op->w, rk->best.version);
             }
         }
+        /* applied here and its new copies taken: commands held behind it
+         * may run */
+        op_close(op);
         op_step(op);
         return;
     }
@@ -710,9 +712,25 @@ op_maybe_free(struct rop *op)
     client_wait_done(c);
 }
 
+static struct rop *op_new(struct client *c, const struct command *cmd, int argc,
+                          const struct resp_arg *argv, unsigned r, unsigned w, bus_reply_fn *fn,
+                          void *ctx);
+
 void
 repl_call(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
           unsigned r, unsigned w, bus_reply_fn *fn, void *ctx)
+{
+    struct rop *op = op_new(c, cmd, argc, argv, r, w, fn, ctx);
+
+    if (!order_hold(c, op, NULL, cmd, argc, argv)) {
+        op_start(op);
+    }
+}
+
+/* The op for a command, not started. */
+static struct rop *
+op_new(struct client *c, const struct command *cmd, int argc, const struct resp_arg *argv,
+       unsigned r, unsigned w, bus_reply_fn *fn, void *ctx)
 {
     int first = cmd->first_key, last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     int nkeys = 0;
@@ -763,9 +781,7 @@ repl_call(struct client *c, const struct command *cmd, int argc, const struct re
         c->last_write_op = op;
         c->last_write_acks = 0;
     }
-    if (!order_hold(c, op, NULL, cmd, argc, argv)) {
-        op_start(op);
-    }
+    return op;
 }
 
 /* Run the op: its read phase, or at once the command and its write phase. */
@@ -900,10 +916,17 @@ unit_new(struct rop *op, struct fwd *f, const struct command *cmd, int argc,
     return u;
 }
 
+/* Many keys (a large MSET) compare as sharing: holding a command needlessly
+ * is safe, and the comparison stays small. */
+#define UNIT_MAX_COMPARE 32
+
 static bool
-units_share(const struct repl_unit *list, const struct repl_unit *stop, const struct repl_unit *u)
+units_share(const struct repl_unit *list, const struct repl_unit *u)
 {
-    for (const struct repl_unit *o = list; o != NULL && o != stop; o = o->next) {
+    for (const struct repl_unit *o = list; o != NULL; o = o->next) {
+        if (o->nh > UNIT_MAX_COMPARE || u->nh > UNIT_MAX_COMPARE) {
+            return true;
+        }
         for (int i = 0; i < o->nh; i++) {
             for (int j = 0; j < u->nh; j++) {
                 if (o->h[i] == u->h[j]) {
@@ -915,19 +938,24 @@ units_share(const struct repl_unit *list, const struct repl_unit *stop, const st
     return false;
 }
 
-/* Hold the command (true) if an earlier one of c's writes its keys or an
- * earlier held command shares one; else the caller starts it. */
+/* Hold the command (true) if an earlier, unfinished write of c's touches
+ * its keys, or if anything of c's is held already (held commands start in
+ * order: one waiting on a key keeps the connection's later ones behind it,
+ * as Redis runs a connection's commands one at a time); else the caller
+ * starts it. A member's bus connection is not ordered: the forwarding
+ * member already orders each client's commands, and a call held here could
+ * start past the deadline its forwarder gave it. */
 static bool
 order_hold(struct client *c, struct rop *op, struct fwd *f, const struct command *cmd, int argc,
            const struct resp_arg *argv)
 {
     struct repl_unit *u, **tail;
 
-    if (c->repl_open == NULL && c->repl_held == NULL) {
+    if ((c->flags & CLIENT_BUS) || (c->repl_open == NULL && c->repl_held == NULL)) {
         return false; /* the common case: nothing to compare */
     }
     u = unit_new(op, f, cmd, argc, argv);
-    if (!units_share(c->repl_open, NULL, u) && !units_share(c->repl_held, NULL, u)) {
+    if (c->repl_held == NULL && !units_share(c->repl_open, u)) {
         free(u);
         return false;
     }
@@ -942,16 +970,22 @@ order_hold(struct client *c, struct rop *op, struct fwd *f, const struct command
 static void
 order_open(struct client *c, struct rop *op, struct fwd *f)
 {
-    struct repl_unit *u = op != NULL ? unit_new(op, NULL, op->cmd, op->argc, op->argv)
+    struct repl_unit *u;
+
+    if (c->flags & CLIENT_BUS) {
+        return;
+    }
+    u = op != NULL ? unit_new(op, NULL, op->cmd, op->argc, op->argv)
                                      : unit_new(NULL, f, f->cmd, f->argc - 5, f->argv + 5);
 
     u->next = c->repl_open;
     c->repl_open = u;
 }
 
-/* unit (an rop or fwd) is done: start the held commands nothing earlier
- * holds any more, in order. Starting one may finish others at once (a
- * failed send): the outer call goes on, the inner ones only unlink. */
+/* unit (an rop or fwd) is done: start held commands from the first, while
+ * no unfinished write touches the first's keys. Starting one may finish
+ * others at once (a failed send): the outer call goes on, the inner ones
+ * only unlink. */
 static void
 order_done(struct client *c, const void *unit)
 {
@@ -967,23 +1001,16 @@ order_done(struct client *c, const void *unit)
         return;
     }
     c->repl_releasing = true;
-    for (bool started = true; started;) {
-        started = false;
-        for (struct repl_unit **pp = &c->repl_held; *pp != NULL; pp = &(*pp)->next) {
-            struct repl_unit *u = *pp;
-            if (units_share(c->repl_open, NULL, u) || units_share(c->repl_held, u, u)) {
-                continue;
-            }
-            *pp = u->next;
-            if (u->op != NULL) {
-                op_start(u->op);
-            } else {
-                fwd_start(u->f);
-            }
-            free(u);
-            started = true;
-            break; /* the lists may have changed: look again from the start */
+    while (c->repl_held != NULL && !units_share(c->repl_open, c->repl_held)) {
+        struct repl_unit *u = c->repl_held;
+
+        c->repl_held = u->next;
+        if (u->op != NULL) {
+            op_start(u->op);
+        } else {
+            fwd_start(u->f);
         }
+        free(u);
     }
     c->repl_releasing = false;
 }
@@ -1057,7 +1084,9 @@ fwd_try(struct fwd *f)
         }
         f->tried[f->ntried++] = m;
         if (m == v->self) {
-            repl_call(f->c, f->cmd, f->argc - 5, f->argv + 5, f->r, f->w, f->fn, f->ctx);
+            /* it had its turn: it starts now, in the forward's place, not
+             * behind what the connection sent after it */
+            op_start(op_new(f->c, f->cmd, f->argc - 5, f->argv + 5, f->r, f->w, f->fn, f->ctx));
             fwd_end(f);
             return;
         }

@@ -1613,6 +1613,68 @@ pipeline_in_order(int via, int coordinator)
     redisFree(c);
 }
 
+/* A key whose slot lists member a first (its coordinator) and member b
+ * second (the next replica, where its writes fail over). */
+static void
+key_listed(int a, int b, char *key, size_t cap)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *slots = harness_cmd(c, "CLUSTER SLOTS");
+    static int first[16384], second[16384];
+
+    cr_assert(eq(int, slots->type, REDIS_REPLY_ARRAY));
+    for (size_t i = 0; i < slots->elements; i++) {
+        redisReply *e = slots->element[i];
+        for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++) {
+            first[s] = (int)e->element[2]->element[1]->integer;
+            second[s] = e->elements > 3 ? (int)e->element[3]->element[1]->integer : 0;
+        }
+    }
+    freeReplyObject(slots);
+    for (int k = 0; k < 100000; k++) {
+        redisReply *ks;
+        snprintf(key, cap, "order:%d", k);
+        ks = harness_cmd(c, "CLUSTER KEYSLOT %s", key);
+        bool hit = first[ks->integer] == nodes[a].s.port && second[ks->integer] == nodes[b].s.port;
+        freeReplyObject(ks);
+        if (hit) {
+            redisFree(c);
+            return;
+        }
+    }
+    cr_fatal("no key listed %d, %d", a, b);
+}
+
+/* Two writes forwarded to a coordinator that dies: the first fails over to
+ * this member and must still run before the second. */
+Test(replication, writes_that_fail_over_keep_their_order)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    char key[32];
+
+    key_listed(1, 0, key, sizeof key);
+    kill(nodes[1].s.pid, SIGSTOP);
+    redisAppendCommand(c, "SET %s a", key);
+    redisAppendCommand(c, "SET %s b", key);
+    redisAppendCommand(c, "GET %s", key);
+    harness_sleep_ms(200); /* both forwards sit in the stopped member's socket */
+    node_kill(1, SIGKILL); /* a reset: they fail over at once */
+    for (int i = 0; i < 3; i++) {
+        cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
+        if (i < 2) {
+            cr_assert(eq(str, r->str, "OK"), "SET %d: %s", i, r->str ? r->str : "?");
+        } else {
+            cr_assert(eq(str, r->str, "b"), "GET read %s", r->str ? r->str : "(nil)");
+        }
+        freeReplyObject(r);
+    }
+    r = harness_cmd(c, "GET %s", key);
+    cr_assert(eq(str, r->str, "b"));
+    freeReplyObject(r);
+    redisFree(c);
+}
+
 Test(replication, a_pipeline_through_the_coordinator_runs_in_order)
 {
     pipeline_in_order(0, 0);
