@@ -1261,11 +1261,16 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
     }
     c->now_ms = now_ms();
     hlc_observe(&rp.hlc, ver);
-    if (store_apply(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
-                    argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur,
-                    &prev) == STORE_ENOMEM) {
+    switch (store_apply(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
+                        argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur, &prev)) {
+    case STORE_ENOMEM:
         reply_error(c, ERR_OOM);
         return;
+    case STORE_ETOOBIG: /* not held here: no ack */
+        reply_error(c, "ERR value is larger than this replica's proto-max-bulk-len");
+        return;
+    default:
+        break;
     }
     /* held a version the coordinator never saw: two writes met here */
     if (version_compare(prev, ver, parent) == VERSION_CONCURRENT) {

@@ -495,7 +495,11 @@ store_prefetch_keys(struct store *st, size_t n, const struct store_key *keys)
         h[i] = key_hash(keys[i].p, keys[i].len);
         sh = shard_of(st, h[i]);
         b = __atomic_load_n(&sh->buckets, __ATOMIC_RELAXED);
-        __builtin_prefetch(&b[(h[i] >> st->shard_bits) & __atomic_load_n(&sh->mask, __ATOMIC_RELAXED)]);
+        /* an address, not a pointer into the table: with a table and mask
+         * caught mid-replacement it may lie outside it */
+        __builtin_prefetch((const void *)((uintptr_t)b + sizeof *b *
+                                          ((h[i] >> st->shard_bits) &
+                                           __atomic_load_n(&sh->mask, __ATOMIC_RELAXED))));
     }
     for (size_t i = 0; i < n; i++) {
         struct shard *sh = shard_of(st, h[i]);
