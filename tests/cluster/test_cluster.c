@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -84,7 +85,7 @@ node_start(int i, int seed)
 {
     struct node *n = &nodes[i];
     char port[16], bus[16], seeds[64], fd_ms[16], gossip[16], logpath[192];
-    pid_t pid;
+    pid_t pid, parent;
 
     if (n->s.port == 0) {
         n->s.port = free_port();
@@ -99,9 +100,17 @@ node_start(int i, int seed)
     snprintf(gossip, sizeof gossip, "%d", GOSSIP_MS);
     snprintf(logpath, sizeof logpath, "%s/node.log", n->dir);
     snprintf(n->s.log_path, sizeof n->s.log_path, "%s", logpath);
+    parent = getpid();
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        /* Die with the test process, even if it crashes or Criterion kills
+         * it: a member left behind keeps its ports, and the pipes and locks
+         * the test inherited, and stalls whatever runs next. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
         const char *argv[40] = { "ringcache-server", "--port", port, "--bind", "127.0.0.1",
                                  "--io-threads", "2", "--cluster-enabled", "yes",
                                  "--cluster-bus-port", bus, "--dir", n->dir, "--logfile",
