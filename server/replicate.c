@@ -883,9 +883,10 @@ static void fwd_done(void *ctx, const char *reply, size_t len);
  * of the same connection that writes one of its keys is not done: a
  * read-modify-write here still in its read phase (a blind write applies at
  * once), or a write forwarded and not answered yet. Such a command is held,
- * behind any held before it that shares a key, and started when those are
- * done. Keys compare by hash: a collision only holds a command needlessly.
- * Owner: the client's worker. */
+ * and so is everything the connection sends after it until it starts:
+ * held commands start in order once nothing unfinished touches the first
+ * one's keys. Keys compare by hash: a collision only holds a command
+ * needlessly. Owner: the client's worker. */
 
 struct repl_unit {
     struct repl_unit *next;
@@ -976,7 +977,7 @@ order_open(struct client *c, struct rop *op, struct fwd *f)
         return;
     }
     u = op != NULL ? unit_new(op, NULL, op->cmd, op->argc, op->argv)
-                                     : unit_new(NULL, f, f->cmd, f->argc - 5, f->argv + 5);
+                   : unit_new(NULL, f, f->cmd, f->argc - 5, f->argv + 5);
 
     u->next = c->repl_open;
     c->repl_open = u;
