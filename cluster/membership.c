@@ -516,9 +516,15 @@ struct relay {
     int64_t expires_ms;
 };
 
+/* An address to join through. A join is retried to every seed until some
+ * member sends its table (joined), and to a seed that has not answered
+ * itself for SEED_PATIENCE_MS: a MEET from a member already in a cluster
+ * must reach the met address, whatever the members it knows send. */
+#define SEED_PATIENCE_MS 60000
 struct seed {
     char addr[MBR_ADDR_MAX];
     uint16_t bus_port;
+    int64_t unanswered_until; /* 0: it has answered */
 };
 
 typedef char id_buf[MBR_ID_LEN + 1];
@@ -1253,11 +1259,13 @@ mbr_tick(struct mbr *m, int64_t now, struct mbr_out *out)
                 send_to_peer(m, out, p, MBR_MSG_SYNC, 0, NULL, BODY_TABLE, now);
             }
         }
-        if (!m->joined && m->nseeds > 0 && now >= m->next_join_ms) {
+        if (m->nseeds > 0 && now >= m->next_join_ms) {
             m->next_join_ms = now + m->cfg.join_retry_ms;
             for (size_t i = 0; i < m->nseeds; i++) {
-                send_msg(m, out, NULL, m->seeds[i].addr, m->seeds[i].bus_port,
-                         MBR_MSG_JOIN, 0, NULL, BODY_SELF, now);
+                if (!m->joined || now < m->seeds[i].unanswered_until) {
+                    send_msg(m, out, NULL, m->seeds[i].addr, m->seeds[i].bus_port,
+                             MBR_MSG_JOIN, 0, NULL, BODY_SELF, now);
+                }
             }
         }
     }
@@ -1337,6 +1345,11 @@ mbr_receive(struct mbr *m, const char *from_id, const struct mbr_msg *msg,
         return MBR_OK;
     }
     m->metrics.messages_received++;
+    for (size_t i = 0; i < m->nseeds; i++) {
+        if (m->seeds[i].bus_port == from->bus_port && strcmp(m->seeds[i].addr, from->addr) == 0) {
+            m->seeds[i].unanswered_until = 0;
+        }
+    }
     for (size_t i = 0; i < msg->nrecords; i++) {
         merge(m, &msg->records[i], now, out);
     }
@@ -1401,6 +1414,7 @@ mbr_join(struct mbr *m, const char *addr, uint16_t bus_port, int64_t now,
         sd->bus_port = bus_port;
     }
     m->joined = false;
+    sd->unanswered_until = now + SEED_PATIENCE_MS;
     m->next_join_ms = now + m->cfg.join_retry_ms;
     send_msg(m, out, NULL, sd->addr, sd->bus_port, MBR_MSG_JOIN, 0, NULL, BODY_SELF, now);
     return out->lost > lost ? MBR_ENOMEM : MBR_OK;

@@ -1358,6 +1358,44 @@ Test(membership, a_join_goes_to_the_seed_address_and_is_retried_until_a_table_ar
     one_deinit(&o);
 }
 
+/* CLUSTER MEET on a member already in a cluster: a table from a member it
+ * knows must not end the retries to the new address, or a first JOIN lost
+ * (the new member's bus not yet connected) loses the MEET. */
+Test(membership, a_meet_is_retried_until_the_met_address_answers)
+{
+    struct one o;
+    struct mbr_member newcomer = member(5000, "10.1.0.77", MBR_ALIVE, 1);
+    struct mbr_record table[3];
+    struct mbr_record hello = record(&newcomer, MBR_ALIVE, 1);
+    int joins = 0;
+
+    one_init(&o, NULL);
+    one_meet(&o);
+    table[0] = record(&o.a, MBR_ALIVE, 0);
+    table[1] = record(&o.b, MBR_ALIVE, 0);
+    table[2] = record(&o.self, MBR_ALIVE, 0);
+    cr_assert(eq(int, mbr_join(o.m, "10.1.0.77", 16379, T0, o.out), MBR_OK));
+    cr_assert(eq(int, one_count_sent(&o, MBR_MSG_JOIN, ""), 1));
+    /* the JOIN is lost; a member we know sends its table meanwhile */
+    cr_assert(eq(int, one_recv(&o, MBR_MSG_SYNCACK, 0, NULL, table, 3, T0 + 50), MBR_OK));
+    for (int64_t t = T0 + 60; t <= T0 + 2500; t += 10) {
+        mbr_out_clear(o.out);
+        mbr_tick(o.m, t, o.out);
+        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
+    }
+    cr_assert(joins >= 2, "JOIN to the met address retried %d times in 2.4 s", joins);
+    /* it answers: no more */
+    cr_assert(eq(int, one_recv(&o, MBR_MSG_SYNCACK, 0, NULL, &hello, 1, T0 + 2600), MBR_OK));
+    joins = 0;
+    for (int64_t t = T0 + 2600; t <= T0 + 5000; t += 10) {
+        mbr_out_clear(o.out);
+        mbr_tick(o.m, t, o.out);
+        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
+    }
+    cr_assert(eq(int, joins, 0));
+    one_deinit(&o);
+}
+
 Test(membership, a_seed_answers_a_join_with_its_whole_table)
 {
     struct one o;
