@@ -1293,16 +1293,22 @@ static char failed[RKEYS][32]; /* a later write that got an error: it may
                                 * have reached some replicas (Dynamo) */
 
 static long long
-info_num(int i, const char *field)
+section_num(int i, const char *section, const char *field)
 {
     redisContext *c = harness_connect(&nodes[i].s);
-    redisReply *r = harness_cmd(c, "INFO replication");
+    redisReply *r = harness_cmd(c, "INFO %s", section);
     char *p = strstr(r->str, field);
     long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
 
     freeReplyObject(r);
     redisFree(c);
     return v;
+}
+
+static long long
+info_num(int i, const char *field)
+{
+    return section_num(i, "replication", field);
 }
 
 /* Wait (bounded) until no running member holds a hint. */
@@ -1524,19 +1530,6 @@ Test(replication, consistency_sets_and_shows_the_connections_levels)
     cr_assert(eq(str, r->str, "OK"));
     freeReplyObject(r);
     redisFree(c);
-}
-
-static long long
-section_num(int i, const char *section, const char *field)
-{
-    redisContext *c = harness_connect(&nodes[i].s);
-    redisReply *r = harness_cmd(c, "INFO %s", section);
-    char *p = strstr(r->str, field);
-    long long v = p != NULL ? atoll(p + strlen(field) + 1) : -1;
-
-    freeReplyObject(r);
-    redisFree(c);
-    return v;
 }
 
 static long long

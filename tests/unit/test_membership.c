@@ -1318,13 +1318,27 @@ Test(membership, an_ack_relayed_by_a_helper_completes_the_probe)
     one_deinit(&o);
 }
 
+/* JOINs sent to addresses (no id yet) by ticks every 10 ms from t0 to t1. */
+static int
+joins_sent(struct one *o, int64_t t0, int64_t t1)
+{
+    int joins = 0;
+
+    for (int64_t t = t0; t <= t1; t += 10) {
+        mbr_out_clear(o->out);
+        mbr_tick(o->m, t, o->out);
+        joins += one_count_sent(o, MBR_MSG_JOIN, "");
+    }
+    return joins;
+}
+
 Test(membership, a_join_goes_to_the_seed_address_and_is_retried_until_a_table_arrives)
 {
     struct one o;
     const struct mbr_send *j;
     struct mbr_record table[3];
     struct mbr_member seed = member(3000, "10.1.0.9", MBR_ALIVE, 4);
-    int joins = 0;
+    int joins;
 
     one_init(&o, NULL);
     cr_assert(eq(int, mbr_join(o.m, "10.1.0.9", 16379, T0, o.out), MBR_OK));
@@ -1336,11 +1350,7 @@ Test(membership, a_join_goes_to_the_seed_address_and_is_retried_until_a_table_ar
     cr_assert(eq(sz, j->msg.nrecords, 1));
     cr_assert(eq(str, (char *)j->msg.records[0].id, o.self.id));
 
-    for (int64_t t = T0; t <= T0 + 1200; t += 10) {
-        mbr_out_clear(o.out);
-        mbr_tick(o.m, t, o.out);
-        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
-    }
+    joins = joins_sent(&o, T0, T0 + 1200);
     cr_assert(eq(int, joins, 2), "JOIN retried %d times in 1.2 s", joins);
 
     table[0] = record(&seed, MBR_ALIVE, 4);
@@ -1348,12 +1358,7 @@ Test(membership, a_join_goes_to_the_seed_address_and_is_retried_until_a_table_ar
     table[2] = record(&o.self, MBR_ALIVE, 0);
     cr_assert(eq(int, one_recv(&o, MBR_MSG_SYNCACK, 0, NULL, table, 3, T0 + 1300), MBR_OK));
     cr_assert(eq(sz, mbr_member_count(o.m), 3));
-    joins = 0;
-    for (int64_t t = T0 + 1300; t <= T0 + 3000; t += 10) {
-        mbr_out_clear(o.out);
-        mbr_tick(o.m, t, o.out);
-        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
-    }
+    joins = joins_sent(&o, T0 + 1300, T0 + 3000);
     cr_assert(eq(int, joins, 0));
     one_deinit(&o);
 }
@@ -1378,20 +1383,11 @@ Test(membership, a_meet_is_retried_until_the_met_address_answers)
     cr_assert(eq(int, one_count_sent(&o, MBR_MSG_JOIN, ""), 1));
     /* the JOIN is lost; a member we know sends its table meanwhile */
     cr_assert(eq(int, one_recv(&o, MBR_MSG_SYNCACK, 0, NULL, table, 3, T0 + 50), MBR_OK));
-    for (int64_t t = T0 + 60; t <= T0 + 2500; t += 10) {
-        mbr_out_clear(o.out);
-        mbr_tick(o.m, t, o.out);
-        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
-    }
+    joins = joins_sent(&o, T0 + 60, T0 + 2500);
     cr_assert(joins >= 2, "JOIN to the met address retried %d times in 2.4 s", joins);
     /* it answers: no more */
     cr_assert(eq(int, one_recv(&o, MBR_MSG_SYNCACK, 0, NULL, &hello, 1, T0 + 2600), MBR_OK));
-    joins = 0;
-    for (int64_t t = T0 + 2600; t <= T0 + 5000; t += 10) {
-        mbr_out_clear(o.out);
-        mbr_tick(o.m, t, o.out);
-        joins += one_count_sent(&o, MBR_MSG_JOIN, "");
-    }
+    joins = joins_sent(&o, T0 + 2600, T0 + 5000);
     cr_assert(eq(int, joins, 0));
     one_deinit(&o);
 }
