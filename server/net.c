@@ -298,20 +298,37 @@ client_slot_done(struct client *c, struct reply_slot *s)
     }
 }
 
-/* Run one request. While earlier replies are still in flight on other
- * members, this one's reply waits in a slot behind them. */
+/* What the next reply is made by: a request, or a protocol error. */
+struct reply_src {
+    int argc;
+    const struct resp_arg *argv;
+    const char *protocol_error;
+};
+
 static void
-client_run(struct client *c, int argc, const struct resp_arg *argv)
+reply_src_run(struct client *c, const struct reply_src *r)
+{
+    if (r->protocol_error != NULL) {
+        reply_errorf(c, "ERR %s", r->protocol_error);
+    } else {
+        commands_dispatch(c, r->argc, r->argv);
+    }
+}
+
+/* Make the next reply. While earlier replies are still in flight on other
+ * members, it waits in a slot behind them. */
+static void
+client_reply_next(struct client *c, const struct reply_src *r)
 {
     struct resp_buf direct;
 
     if (c->slots == NULL) {
-        commands_dispatch(c, argc, argv);
+        reply_src_run(c, r);
         return;
     }
     direct = c->out;
     resp_buf_init(&c->out);
-    commands_dispatch(c, argc, argv);
+    reply_src_run(c, r);
     if (resp_buf_pending(&c->out) > 0) {
         struct resp_buf mine = c->out;
         struct reply_slot *s;
@@ -324,6 +341,12 @@ client_run(struct client *c, int argc, const struct resp_arg *argv)
         resp_buf_deinit(&c->out);
         c->out = direct;
     }
+}
+
+static void
+client_run(struct client *c, int argc, const struct resp_arg *argv)
+{
+    client_reply_next(c, &(struct reply_src){ .argc = argc, .argv = argv });
 }
 
 void
@@ -410,8 +433,6 @@ pause_reading(struct client *c)
     }
 }
 
-/* Run every complete request in c->in. Stops early when the client must
- * close, or when its unsent replies pass OUT_PAUSE (backpressure). */
 /* A length in a RESP header at p ("<digits>\r\n"), or -1; *next is past
  * it. Only what prefetch_pipeline needs: no sign, at most 9 digits. */
 static long
@@ -472,6 +493,8 @@ done:
     }
 }
 
+/* Run every complete request in c->in. Stops early when the client must
+ * close, or when its unsent replies pass OUT_PAUSE (backpressure). */
 static void
 client_process_input(struct client *c)
 {
@@ -500,21 +523,8 @@ client_process_input(struct client *c)
         if (st != RESP_OK) {
             log_msg(LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
                     resp_reader_error(c->rd), (unsigned long long)c->id, c->addr);
-            if (c->slots != NULL) {
-                /* earlier replies still in flight on other members: the
-                 * error goes behind them, as client_run's replies do */
-                struct resp_buf direct = c->out;
-                struct reply_slot *s;
-
-                resp_buf_init(&c->out);
-                reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
-                s = client_slot_push(c);
-                s->buf = c->out;
-                c->out = direct;
-                client_slot_done(c, s);
-            } else {
-                reply_errorf(c, "ERR %s", resp_reader_error(c->rd));
-            }
+            /* behind any replies still in flight on other members */
+            client_reply_next(c, &(struct reply_src){ .protocol_error = resp_reader_error(c->rd) });
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             resp_buf_consume(&c->in, resp_buf_pending(&c->in));
             break;
