@@ -425,27 +425,30 @@ slot_key_cb(void *ctx, const struct item *it)
 {
     struct slot_keys *sk = ctx;
 
-    if (slots_keyslot(item_key(it), it->klen) == sk->slot && (sk->want < 0 || sk->n < sk->want)) {
-        if (sk->want >= 0) {
-            resp_add_bulk(&sk->keys, item_key(it), it->klen);
-        }
+    if (slots_keyslot(item_key(it), it->klen) == sk->slot && sk->n < sk->want) {
+        resp_add_bulk(&sk->keys, item_key(it), it->klen);
         sk->n++;
     }
 }
 
-/* Keys of one slot held here. The store has no slot index yet, so this
- * scans the local keyspace: fine for tooling, not for a hot path. */
+/* Up to `want` keys of one slot held here: from the slot index, except
+ * that with the disk tier the walk is SCAN's, filtered, since cold keys'
+ * names are only in their blocks (the index knows their slot but not
+ * their names). */
 static void
 slot_keys(struct client *c, uint16_t slot, long long want, struct slot_keys *sk)
 {
     uint64_t cursor = 0;
+    bool cold = store_tier(server.store) != NULL;
 
     memset(sk, 0, sizeof *sk);
     sk->slot = slot;
     sk->want = want;
     do {
-        cursor = store_scan(server.store, cursor, 1024, slot_key_cb, sk, c->now_ms);
-    } while (cursor != 0 && (want < 0 || sk->n < want));
+        cursor = cold ? store_scan(server.store, cursor, 1024, slot_key_cb, sk, c->now_ms)
+                      : store_slot_scan(server.store, slot, cursor, 1024, false, slot_key_cb, sk,
+                                        c->now_ms);
+    } while (cursor != 0 && sk->n < want);
 }
 
 static bool
@@ -464,14 +467,12 @@ slot_arg(struct client *c, const struct resp_arg *a, uint16_t *slot)
 void
 cmd_cluster_countkeysinslot(struct client *c, int argc, const struct resp_arg *argv)
 {
-    struct slot_keys sk;
     uint16_t slot;
 
     if (!cluster_required(c) || !slot_arg(c, &argv[2], &slot) || cluster_route_slot(c, slot, argc, argv)) {
         return;
     }
-    slot_keys(c, slot, -1, &sk);
-    resp_add_int(&c->out, sk.n);
+    resp_add_int(&c->out, (long long)store_slot_count(server.store, slot, c->now_ms));
 }
 
 void

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/slots.h"
 #include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
@@ -171,6 +172,9 @@ main(int argc, char **argv)
     sc.policy = (enum store_policy)config_num(OPT_MAXMEMORY_POLICY);
     sc.samples = (unsigned)config_num(OPT_MAXMEMORY_SAMPLES);
     sc.max_value_len = (uint64_t)config_num(OPT_PROTO_MAX_BULK_LEN);
+    if (config_num(OPT_CLUSTER_ENABLED)) {
+        sc.slot_of = slots_keyslot; /* the slot index: CLUSTER COUNTKEYSINSLOT, rebalancing */
+    }
     if (config_num(OPT_DISK_TIER)) {
         /* after chdir(dir): segments live in the working directory. The
          * write queue sits outside maxmemory, so it scales with it. */
@@ -181,6 +185,7 @@ main(int argc, char **argv)
             .segment_size = (uint64_t)config_num(OPT_SEGMENT_SIZE),
             .level = (int)config_num(OPT_DISK_COMPRESSION),
             .queue_bytes = q < (4u << 20) ? (4u << 20) : q > (64u << 20) ? (64u << 20) : q,
+            .slot_of = sc.slot_of,
         };
         struct tier_stats ts;
 

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 enum item_type {
     ITEM_STRING = 0,
 };
@@ -110,5 +112,34 @@ item_mcflags(const struct item *it)
 /* Drop a pin taken by a store lookup; frees the item when it was the last
  * reference. Sets *it = NULL. Safe from any thread. */
 void item_release(struct item **it);
+
+/* The hash the store and the disk tier file a key under: XXH3, and with
+ * slot_of given (a cluster) the key's slot (14 bits) in place of bits 2..15.
+ * The store then picks a key's shard by its slot, so a slot's keys can be
+ * listed from one shard (the slot index, store_slot_scan), and the disk
+ * tier's fingerprint, which keeps bits 2..63, still tells a cold key's
+ * slot. The other 50 bits are XXH3's: a fingerprint is still 62 bits of
+ * which key it is, since the slot is a function of the key. */
+typedef uint16_t (*key_slot_fn)(const char *key, size_t klen);
+#define KEY_HASH_SLOT_SHIFT 2
+#define KEY_HASH_SLOT_BITS 14
+#define KEY_HASH_SLOT_MASK (((1ull << KEY_HASH_SLOT_BITS) - 1) << KEY_HASH_SLOT_SHIFT)
+
+static inline uint64_t
+key_hash_of(const char *key, size_t klen, key_slot_fn slot_of)
+{
+    uint64_t h = XXH3_64bits(key, klen);
+
+    if (slot_of == NULL) {
+        return h;
+    }
+    return (h & ~KEY_HASH_SLOT_MASK) | ((uint64_t)slot_of(key, klen) << KEY_HASH_SLOT_SHIFT);
+}
+
+static inline unsigned
+key_hash_slot(uint64_t hash)
+{
+    return (unsigned)((hash & KEY_HASH_SLOT_MASK) >> KEY_HASH_SLOT_SHIFT);
+}
 
 #endif

@@ -81,6 +81,8 @@ struct store {
     struct shard *shards;
     unsigned nshards;
     unsigned shard_bits;
+    unsigned shard_shift, bucket_shift; /* see shard_of */
+    key_slot_fn slot_of;  /* slots on (a cluster), or NULL: see key_hash_of */
     uint64_t fixed_bytes; /* this struct and the shard array */
     _Atomic uint64_t maxmemory;
     _Atomic int policy;
@@ -148,22 +150,26 @@ rev64(uint64_t v)
 }
 
 static inline uint64_t
-key_hash(const char *key, size_t klen)
+key_hash(const struct store *st, const char *key, size_t klen)
 {
-    return XXH3_64bits(key, klen);
+    return key_hash_of(key, klen, st->slot_of);
 }
 
+/* Without slots the hash's low bits pick the shard and the bits above them
+ * the bucket. With slots (key_hash_of) the slot's low bits pick the shard,
+ * so a slot's keys share one, and the bucket comes from the XXH3 bits above
+ * the slot, so a slot holding most keys still fills its shard's buckets
+ * evenly. */
 static inline struct shard *
 shard_of(struct store *st, uint64_t hash)
 {
-    return &st->shards[hash & (st->nshards - 1)];
+    return &st->shards[(hash >> st->shard_shift) & (st->nshards - 1)];
 }
 
-/* The bits above the shard bits, so a shard's buckets are evenly used. */
 static inline uint64_t
 bucket_of(const struct store *st, const struct shard *sh, uint64_t hash)
 {
-    return (hash >> st->shard_bits) & sh->mask;
+    return (hash >> st->bucket_shift) & sh->mask;
 }
 
 static inline void
@@ -470,7 +476,7 @@ do_unlink(struct store *st, struct shard *sh, struct item **slot)
         /* disk tier hook: deleted or expired, so its disk twin goes too
          * (eviction to the tier does not come through here; a tombstone's
          * key was forgotten when it was linked) */
-        tier_forget(st->tier, key_hash(item_key(it), it->klen), item_key(it),
+        tier_forget(st->tier, key_hash(st, item_key(it), it->klen), item_key(it),
                     it->klen);
     }
     *slot = it->next;
@@ -492,13 +498,13 @@ store_prefetch_keys(struct store *st, size_t n, const struct store_key *keys)
         struct shard *sh;
         struct item **b;
 
-        h[i] = key_hash(keys[i].p, keys[i].len);
+        h[i] = key_hash(st, keys[i].p, keys[i].len);
         sh = shard_of(st, h[i]);
         b = __atomic_load_n(&sh->buckets, __ATOMIC_RELAXED);
         /* an address, not a pointer into the table: with a table and mask
          * caught mid-replacement it may lie outside it */
         __builtin_prefetch((const void *)((uintptr_t)b + sizeof *b *
-                                          ((h[i] >> st->shard_bits) &
+                                          ((h[i] >> st->bucket_shift) &
                                            __atomic_load_n(&sh->mask, __ATOMIC_RELAXED))));
     }
     for (size_t i = 0; i < n; i++) {
@@ -598,7 +604,7 @@ do_rehash(struct store *st, struct shard *sh, uint64_t nbuckets)
 
         while (it != NULL) {
             struct item *next = it->next;
-            uint64_t nbk = (key_hash(item_key(it), it->klen) >> st->shard_bits) & nmask;
+            uint64_t nbk = (key_hash(st, item_key(it), it->klen) >> st->bucket_shift) & nmask;
 
             it->next = nb[nbk];
             nb[nbk] = it;
@@ -712,7 +718,7 @@ do_evict_to_tier(struct store *st, struct shard *sh, struct item **slot)
 {
     struct item *it = *slot;
 
-    if (tier_put(st->tier, key_hash(item_key(it), it->klen), it, false) ==
+    if (tier_put(st->tier, key_hash(st, item_key(it), it->klen), it, false) ==
         TIER_PUT_REFUSED) {
         sh->evicted++;
     }
@@ -973,7 +979,7 @@ store_cold(struct store *st, const char *key, size_t klen, int64_t now_ms)
     if (st->tier == NULL) {
         return false;
     }
-    h = key_hash(key, klen);
+    h = key_hash(st, key, klen);
     /* the index first: almost every key it does not call cold is settled
      * without the shard lock */
     if (!tier_cold(st->tier, h, now_ms)) {
@@ -990,7 +996,7 @@ void
 store_prefetch(struct store *st, const char *key, size_t klen)
 {
     if (st->tier != NULL) {
-        tier_prefetch(st->tier, key_hash(key, klen));
+        tier_prefetch(st->tier, key_hash(st, key, klen));
     }
 }
 
@@ -1010,7 +1016,7 @@ store_spill(struct store *st)
                     continue; /* never written to the disk tier */
                 }
                 if (!item_has_expire(it) || item_expire_ms(it) > (int64_t)time(NULL) * 1000) {
-                    tier_put(st->tier, key_hash(item_key(it), it->klen), it, true);
+                    tier_put(st->tier, key_hash(st, item_key(it), it->klen), it, true);
                 }
             }
         }
@@ -1113,6 +1119,9 @@ store_create(const struct store_config *cfg)
             n *= 2;
         }
     }
+    if (cfg->slot_of != NULL && n > 1u << KEY_HASH_SLOT_BITS) {
+        n = 1u << KEY_HASH_SLOT_BITS; /* shard_of takes the slot's bits only */
+    }
     st = aligned_alloc(CACHE_LINE, stsize);
     if (st == NULL) {
         return NULL;
@@ -1128,6 +1137,9 @@ store_create(const struct store_config *cfg)
     while ((1u << st->shard_bits) < n) {
         st->shard_bits++;
     }
+    st->slot_of = cfg->slot_of;
+    st->shard_shift = st->slot_of != NULL ? KEY_HASH_SLOT_SHIFT : 0;
+    st->bucket_shift = st->slot_of != NULL ? KEY_HASH_SLOT_SHIFT + KEY_HASH_SLOT_BITS : st->shard_bits;
     st->fixed_bytes = malloc_usable_size(st) + malloc_usable_size(st->shards);
     used = st->fixed_bytes;
 
@@ -1200,7 +1212,7 @@ static struct item *
 lookup_pin(struct store *st, const char *key, size_t klen, int64_t now_ms,
            bool touch)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     struct item *it = NULL;
@@ -1236,7 +1248,7 @@ static bool
 lookup_exists(struct store *st, const char *key, size_t klen, int64_t now_ms,
               bool touch)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
 
@@ -1310,7 +1322,7 @@ store_set(struct store *st, const char *key, size_t klen, const void *val,
         }
     }
 
-    h = key_hash(key, klen);
+    h = key_hash(st, key, klen);
     sh = shard_of(st, h);
     shard_lock(sh);
     /* disk tier hook: a plain SET overwrites a cold key without reading it
@@ -1387,7 +1399,7 @@ store_mset(struct store *st, size_t n, const char *const *keys,
         }
         memcpy(item_value_mut(items[i]), vals[i], vlens[i]);
         need += item_usize(items[i]);
-        hashes[i] = key_hash(keys[i], klens[i]);
+        hashes[i] = key_hash(st, keys[i], klens[i]);
         involved[hashes[i] & (st->nshards - 1)] = true;
     }
     rc = make_room(st, need, now_ms);
@@ -1441,7 +1453,7 @@ out:
 bool
 store_del(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
 
@@ -1464,7 +1476,7 @@ store_del(struct store *st, const char *key, size_t klen, int64_t now_ms)
 struct item *
 store_getdel(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     struct item *it = NULL;
@@ -1485,7 +1497,7 @@ struct item *
 store_getex(struct store *st, const char *key, size_t klen, int64_t expire_ms,
             int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     struct item *it = NULL;
@@ -1532,7 +1544,7 @@ static enum store_status
 store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
           rmw_fn fn, void *arg)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     bool room_made = false;
 
@@ -1879,7 +1891,7 @@ enum store_status
 store_expire(struct store *st, const char *key, size_t klen, int64_t when_ms,
              int flags, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     enum store_status rc = STORE_OK;
     struct item **slot;
@@ -1917,7 +1929,7 @@ store_expire(struct store *st, const char *key, size_t klen, int64_t when_ms,
 enum store_status
 store_persist(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     enum store_status rc = STORE_OK;
     struct item **slot;
@@ -1945,7 +1957,7 @@ store_persist(struct store *st, const char *key, size_t klen, int64_t now_ms)
 int64_t
 store_expire_time(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     int64_t t = -2;
@@ -2047,7 +2059,7 @@ store_set_versions(struct store *st, store_clock_fn *clock, void *ctx,
 struct item *
 store_peek_entry(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     struct item *it = NULL;
@@ -2108,7 +2120,7 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
         return STORE_ENOMEM;
     }
 
-    h = key_hash(key, klen);
+    h = key_hash(st, key, klen);
     sh = shard_of(st, h);
     shard_lock(sh);
     slot = do_find_warm_entry(st, sh, h, key, klen, now_ms); /* cold versions count */
@@ -2138,7 +2150,7 @@ enum store_status
 store_rename(struct store *st, const char *src, size_t slen, const char *dst,
              size_t dlen, bool nx, int64_t now_ms)
 {
-    uint64_t hs = key_hash(src, slen), hd = key_hash(dst, dlen);
+    uint64_t hs = key_hash(st, src, slen), hd = key_hash(st, dst, dlen);
     struct shard *ss = shard_of(st, hs), *sd = shard_of(st, hd);
     enum store_status rc = STORE_OK;
     struct item **sslot;
@@ -2242,6 +2254,18 @@ store_flush(struct store *st)
     }
 }
 
+/* Redis's dictScan: increment the reversed bucket cursor, so the order
+ * survives the table doubling or halving between calls (a bucket's keys
+ * only move to buckets that share its low bits). */
+static uint64_t
+cursor_next(uint64_t v, uint64_t mask)
+{
+    v |= ~mask;
+    v = rev64(v);
+    v++;
+    return rev64(v);
+}
+
 /* The memory part of SCAN (all of it without a tier). With a tier, a key
  * with a clean twin in a block below twin_before was reported by the disk
  * walk and is skipped (see store_scan). */
@@ -2284,7 +2308,7 @@ scan_memory(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
                         continue;
                     }
                     if (st->tier == NULL ||
-                        !tier_twin(st->tier, key_hash(item_key(it), it->klen),
+                        !tier_twin(st->tier, key_hash(st, item_key(it), it->klen),
                                    twin_before)) {
                         fn(ctx, it); /* disk tier hook: twins come from disk */
                         emitted++;
@@ -2292,14 +2316,7 @@ scan_memory(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
                     slot = &it->next;
                 }
                 visited++;
-                /* Redis's dictScan: increment the reversed cursor, so the
-                 * order survives the table doubling or halving between
-                 * calls (a bucket's keys only move to buckets that share
-                 * its low bits). */
-                v |= ~mask;
-                v = rev64(v);
-                v++;
-                v = rev64(v);
+                v = cursor_next(v, mask);
             } while (v != 0 && !SCAN_ENOUGH);
             do_resize(st, sh, now_ms);
         }
@@ -2429,6 +2446,71 @@ store_scan(struct store *st, uint64_t cursor, size_t count, store_key_fn fn,
     return 0;
 }
 
+/* ---- the slot index --------------------------------------------------------
+ * With slots on, a slot's keys all sit in one shard (shard_of), so a slot
+ * is listed by walking that shard alone: 1/shards of the keyspace (64 slots
+ * share a shard with 256 shards), never all of it, and with no per-key
+ * cost in memory. The cursor is the shard walk's (scan_memory's v), so
+ * it survives a resize between calls as SCAN's does. */
+uint64_t
+store_slot_scan(struct store *st, unsigned slot, uint64_t cursor, size_t count, bool tombs,
+                store_key_fn fn, void *ctx, int64_t now_ms)
+{
+    struct shard *sh;
+    uint64_t v = cursor;
+    size_t visited = 0;
+
+    if (st->slot_of == NULL) {
+        return 0;
+    }
+    sh = shard_of(st, (uint64_t)slot << KEY_HASH_SLOT_SHIFT);
+    shard_lock(sh);
+    do {
+        struct item **it = &sh->buckets[v & sh->mask];
+
+        while (*it != NULL) {
+            if (item_expired(*it, now_ms)) {
+                sh->expired += !item_is_tomb(*it);
+                do_unlink(st, sh, it);
+                continue;
+            }
+            if (st->slot_of(item_key(*it), (*it)->klen) == slot &&
+                (tombs || !item_is_tomb(*it))) {
+                fn(ctx, *it);
+            }
+            it = &(*it)->next;
+        }
+        v = cursor_next(v, sh->mask);
+    } while (v != 0 && ++visited < (count ? count : 1));
+    do_resize(st, sh, now_ms);
+    shard_unlock(sh);
+    return v;
+}
+
+uint64_t
+store_slot_count(struct store *st, unsigned slot, int64_t now_ms)
+{
+    struct shard *sh;
+    uint64_t n = 0;
+
+    if (st->slot_of == NULL) {
+        return 0;
+    }
+    sh = shard_of(st, (uint64_t)slot << KEY_HASH_SLOT_SHIFT);
+    shard_lock(sh);
+    for (uint64_t b = 0; b <= sh->mask; b++) {
+        for (struct item *it = sh->buckets[b]; it != NULL; it = it->next) {
+            n += !item_is_tomb(it) && !item_expired(it, now_ms) &&
+                 st->slot_of(item_key(it), it->klen) == slot;
+        }
+    }
+    shard_unlock(sh);
+    if (st->tier != NULL) {
+        n += tier_slot_count(st->tier, slot, now_ms); /* disk tier hook */
+    }
+    return n;
+}
+
 /* Keys (tombstones are not) in the chain at b. */
 static uint64_t
 do_chain_keys(struct shard *sh, uint64_t b)
@@ -2520,7 +2602,7 @@ store_random_key(struct store *st, store_key_fn fn, void *ctx, int64_t now_ms)
 int64_t
 store_memory_usage(struct store *st, const char *key, size_t klen, int64_t now_ms)
 {
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
     struct item **slot;
     int64_t bytes = -1;

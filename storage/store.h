@@ -64,6 +64,10 @@ struct store_config {
      * the store. Cold keys count in store_dbsize and their index in
      * used_bytes, and store_scan and store_random_key visit them too. */
     struct tier *tier;
+    /* The key's cluster slot, or NULL (no cluster): with it, the slot
+     * index (store_slot_scan, store_slot_count) works. The tier must be
+     * given the same (tier_config.slot_of). */
+    key_slot_fn slot_of;
 };
 
 struct store; /* opaque */
@@ -278,6 +282,17 @@ typedef void (*store_key_fn)(void *ctx, const struct item *it);
  * store_scan in store.c. */
 uint64_t store_scan(struct store *st, uint64_t cursor, size_t count,
                     store_key_fn fn, void *ctx, int64_t now_ms);
+
+/* The slot index (store_config.slot_of set; otherwise both do nothing).
+ * store_slot_scan visits the slot's keys in memory (tombstones too when
+ * tombs) in about `count` buckets of its shard per call, starting at cursor,
+ * and returns the next cursor (0 when done), with SCAN's guarantees; cold
+ * keys are not visited (tier_slot_scan). store_slot_count counts the
+ * slot's live keys, cold ones included. Both walk the slot's shard (a
+ * shards-th of the keyspace), not all of it. */
+uint64_t store_slot_scan(struct store *st, unsigned slot, uint64_t cursor, size_t count, bool tombs,
+                         store_key_fn fn, void *ctx, int64_t now_ms);
+uint64_t store_slot_count(struct store *st, unsigned slot, int64_t now_ms);
 
 /* Visit one random live key; false if the store is empty. With a disk
  * tier, a cold key is chosen only when memory holds no key. */

@@ -111,6 +111,7 @@ struct tier {
     int level;
     uint64_t queue_cap;
     uint32_t block_size;
+    key_slot_fn slot_of; /* the store's (key_hash_of): index entries are the store's hashes */
     tier_log_fn log;
 
     struct part parts[TIER_PARTS];
@@ -1059,7 +1060,7 @@ scan_block(struct tier *t, uint64_t *pos, int64_t now_ms, size_t *nout)
             sc_cap = ncap;
         }
         sc_recs[n] = r;
-        sc_hash[n] = XXH3_64bits(r.key, r.klen);
+        sc_hash[n] = key_hash_of(r.key, r.klen, t->slot_of);
         n++;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1709,7 +1710,7 @@ reclaim_visit(void *arg, uint32_t blk, uint32_t off, const struct seg_record *r)
     if (r == NULL) {
         return true;
     }
-    h = XXH3_64bits(r->key, r->klen);
+    h = key_hash_of(r->key, r->klen, t->slot_of);
     if (r->flags & SEG_REC_TOMBSTONE) {
         if (!c->oldest) {
             if (head_has_room(t, seg_record_size(r->klen, 0))) {
@@ -1946,7 +1947,7 @@ rebuild_visit(void *arg, uint32_t blk, uint32_t off, const struct seg_record *r)
         }
         return true;
     }
-    h = XXH3_64bits(r->key, r->klen);
+    h = key_hash_of(r->key, r->klen, t->slot_of);
     p = part_of(t, h);
     atomic_fetch_add(&t->records[c->s->slot], 1);
     pthread_mutex_lock(&p->lock);
@@ -2118,6 +2119,7 @@ tier_create(const struct tier_config *cfg, int64_t now_ms, tier_log_fn log,
     t->level = cfg->level;
     t->queue_cap = cfg->queue_bytes ? cfg->queue_bytes : 16ull << 20;
     t->block_size = cfg->block_size ? cfg->block_size : 16 * 1024;
+    t->slot_of = cfg->slot_of;
     /* what scales with the cold keys is counted (tables, block offsets);
      * the fixed struct (about 150 KiB, mostly the pending ring) is not,
      * as the store does not count its code */
@@ -2305,6 +2307,28 @@ tier_cold_keys(struct tier *t)
         pthread_mutex_lock(&t->parts[i].lock);
         n += t->parts[i].n - t->parts[i].hot;
         pthread_mutex_unlock(&t->parts[i].lock);
+    }
+    return n;
+}
+
+/* A walk of the whole index (RAM, 16 B a cold key; no disk read): the
+ * fingerprint keeps the slot's bits but entries are placed by other bits. */
+uint64_t
+tier_slot_count(struct tier *t, unsigned slot, int64_t now_ms)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < TIER_PARTS; i++) {
+        struct part *p = &t->parts[i];
+
+        pthread_mutex_lock(&p->lock);
+        for (uint32_t j = 0; p->n > p->hot && j <= p->mask; j++) {
+            const struct entry *e = &p->tab[j];
+
+            n += e->loc != 0 && !(e->fp & FP_HOT) && key_hash_slot(e->fp) == slot &&
+                 exp_state(e->exp_s, now_ms) != 1;
+        }
+        pthread_mutex_unlock(&p->lock);
     }
     return n;
 }

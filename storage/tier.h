@@ -47,6 +47,7 @@ struct tier_config {
     int level;             /* zstd level; 0 stores blocks raw */
     uint64_t queue_bytes;  /* items waiting for the writer; 0 = 16 MiB */
     uint32_t block_size;   /* uncompressed block target; 0 = 16 KiB */
+    key_slot_fn slot_of;   /* the store's store_config.slot_of (key_hash_of) */
 };
 
 struct tier; /* opaque */
@@ -169,6 +170,9 @@ bool tier_twin(struct tier *t, uint64_t hash, uint64_t before);
 uint64_t tier_ram_bytes(struct tier *t);
 /* Keys only on disk (not also in memory). */
 uint64_t tier_cold_keys(struct tier *t);
+/* Keys of the cluster slot only on disk (slots on): walks the index, reads
+ * no block. */
+uint64_t tier_slot_count(struct tier *t, unsigned slot, int64_t now_ms);
 
 struct tier_stats {
     uint64_t cold_keys;

@@ -320,6 +320,42 @@ Test(cluster, spreads_keys_over_every_member)
     redisFree(c);
 }
 
+/* Every member answers for every slot (relayed to its coordinator),
+ * from the store's slot index. */
+Test(cluster, counts_and_lists_a_slots_keys_through_any_member)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r = harness_cmd(c, "CLUSTER KEYSLOT {tag}");
+    long long slot = r->integer;
+
+    freeReplyObject(r);
+    for (int i = 0; i < 300; i++) {
+        freeReplyObject(harness_cmd(c, "SET {tag}:%d x", i));
+        freeReplyObject(harness_cmd(c, "SET other:%d x", i));
+    }
+    freeReplyObject(harness_cmd(c, "DEL {tag}:7"));
+    for (int m = 0; m < 3; m++) {
+        redisContext *mc = harness_connect(&nodes[m].s);
+
+        r = harness_cmd(mc, "CLUSTER COUNTKEYSINSLOT %lld", slot);
+        cr_assert(eq(i64, r->integer, 299), "via member %d", m);
+        freeReplyObject(r);
+        r = harness_cmd(mc, "CLUSTER GETKEYSINSLOT %lld 1000", slot);
+        cr_assert(eq(int, r->type, REDIS_REPLY_ARRAY));
+        cr_assert(eq(sz, r->elements, 299), "via member %d", m);
+        for (size_t i = 0; i < r->elements; i++) {
+            cr_assert(eq(int, strncmp(r->element[i]->str, "{tag}:", 6), 0), "%s", r->element[i]->str);
+            cr_assert(not(eq(str, r->element[i]->str, "{tag}:7")));
+        }
+        freeReplyObject(r);
+        r = harness_cmd(mc, "CLUSTER GETKEYSINSLOT %lld 10", slot);
+        cr_assert(eq(sz, r->elements, 10));
+        freeReplyObject(r);
+        redisFree(mc);
+    }
+    redisFree(c);
+}
+
 Test(cluster, scatters_and_gathers_multi_key_commands)
 {
     redisContext *c = harness_connect(&nodes[2].s);

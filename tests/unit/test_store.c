@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/slots.h"
 #include "storage/store.h"
 
 #define T0 1700000000000LL /* a plausible Unix time in ms */
@@ -2182,4 +2183,165 @@ Test(store, eviction_drops_tombstones_when_they_are_all_a_shard_holds)
     s = stats();
     cr_assert(s.tombstones < 100);
     cr_assert(eq(u64, s.evicted_keys, 0), "a tombstone is no evicted key");
+}
+
+/* ---- the slot index -------------------------------------------------------*/
+
+struct slot_seen {
+    unsigned slot;
+    int counts[4000]; /* by key number */
+    int others, tombs;
+};
+
+/* Keys are "{t}:<n>" (n < 2000, one slot) or "k:<n>" (n >= 2000). */
+static void
+slot_seen_cb(void *ctx, const struct item *it)
+{
+    struct slot_seen *s = ctx;
+    char key[32];
+    const char *num;
+    int n;
+
+    cr_assert(lt(u32, it->klen, sizeof key));
+    memcpy(key, item_key(it), it->klen);
+    key[it->klen] = '\0';
+    if (slots_keyslot(key, it->klen) != s->slot) {
+        s->others++;
+        return;
+    }
+    if (it->flags & ITEM_F_TOMB) {
+        s->tombs++;
+        return;
+    }
+    num = strchr(key, ':');
+    cr_assert(not(eq(ptr, (void *)num, NULL)), "%s", key);
+    n = atoi(num + 1);
+    cr_assert(lt(int, n, 4000));
+    s->counts[n]++;
+}
+
+static void
+slot_key(char *buf, size_t len, int n)
+{
+    snprintf(buf, len, n < 2000 ? "{t}:%d" : "k:%d", n);
+}
+
+static void
+slot_walk(struct slot_seen *s, unsigned slot, bool tombs, void (*between)(int))
+{
+    uint64_t cursor = 0;
+    int calls = 0;
+
+    memset(s, 0, sizeof *s);
+    s->slot = slot;
+    do {
+        cursor = store_slot_scan(st, slot, cursor, 1, tombs, slot_seen_cb, s, T0);
+        if (between != NULL) {
+            between(calls);
+        }
+        calls++;
+    } while (cursor != 0);
+}
+
+static void
+put_slot_keys(int from, int to)
+{
+    char k[32];
+
+    for (int i = from; i < to; i++) {
+        slot_key(k, sizeof k, i);
+        cr_assert(eq(int, set_s(k, "v"), STORE_OK));
+    }
+}
+
+Test(store, the_slot_index_lists_a_slots_keys_once_and_counts_them)
+{
+    struct store_config cfg = {.slot_of = slots_keyslot};
+    struct slot_seen *s = calloc(1, sizeof *s);
+    unsigned tslot = slots_keyslot("{t}", 3);
+    char k[32];
+
+    recreate(&cfg);
+    put_slot_keys(0, 1500);    /* 1500 keys in one slot */
+    put_slot_keys(2000, 4000); /* 2000 spread over the others */
+    slot_walk(s, tslot, false, NULL);
+    for (int i = 0; i < 4000; i++) {
+        cr_assert(eq(int, s->counts[i], i < 1500 ? 1 : 0), "key %d", i);
+    }
+    cr_assert(eq(u64, store_slot_count(st, tslot, T0), 1500));
+
+    /* a slot of spread keys: exactly the keys whose slot it is */
+    slot_key(k, sizeof k, 2345);
+    unsigned other = slots_keyslot(k, strlen(k));
+    int expect = 0;
+    for (int i = 2000; i < 4000; i++) {
+        char ki[32];
+        slot_key(ki, sizeof ki, i);
+        expect += slots_keyslot(ki, strlen(ki)) == other;
+    }
+    slot_walk(s, other, false, NULL);
+    for (int i = 2000; i < 4000; i++) {
+        char ki[32];
+        slot_key(ki, sizeof ki, i);
+        cr_assert(eq(int, s->counts[i], slots_keyslot(ki, strlen(ki)) == other), "key %d", i);
+    }
+    cr_assert(eq(u64, store_slot_count(st, other, T0), (uint64_t)expect));
+
+    /* deleted and expired keys are gone from both */
+    cr_assert(store_del(st, "{t}:0", 5, T0));
+    cr_assert(eq(int, set_at("{t}:1", "v", T0 + 10, T0), STORE_OK));
+    cr_assert(eq(u64, store_slot_count(st, tslot, T0 + 20), 1498));
+    free(s);
+}
+
+static void
+grow_between(int call)
+{
+    if (call == 3) {
+        put_slot_keys(1500, 2000); /* the slot's shard doubles its table mid-walk */
+    }
+}
+
+Test(store, a_slot_walk_misses_no_key_while_its_shard_grows)
+{
+    struct store_config cfg = {.slot_of = slots_keyslot};
+    struct slot_seen *s = calloc(1, sizeof *s);
+
+    recreate(&cfg);
+    put_slot_keys(0, 100);
+    slot_walk(s, slots_keyslot("{t}", 3), false, grow_between);
+    for (int i = 0; i < 100; i++) {
+        cr_assert(ge(int, s->counts[i], 1), "key %d present for the whole walk", i);
+    }
+    free(s);
+}
+
+Test(store, a_slot_walk_sees_tombstones_only_when_asked)
+{
+    struct store_config cfg = {.slot_of = slots_keyslot};
+    struct slot_seen *s = calloc(1, sizeof *s);
+    unsigned tslot = slots_keyslot("{t}", 3);
+
+    recreate(&cfg);
+    versions_on();
+    put_slot_keys(0, 10);
+    cr_assert(store_del(st, "{t}:3", 5, T0));
+    slot_walk(s, tslot, false, NULL);
+    cr_assert(eq(int, s->tombs, 0));
+    cr_assert(eq(int, s->counts[3], 0));
+    slot_walk(s, tslot, true, NULL);
+    cr_assert(eq(int, s->tombs, 1));
+    cr_assert(eq(u64, store_slot_count(st, tslot, T0), 9));
+    free(s);
+}
+
+Test(store, without_slots_the_slot_index_is_empty)
+{
+    struct slot_seen *s = calloc(1, sizeof *s);
+
+    put_slot_keys(0, 10);
+    slot_walk(s, slots_keyslot("{t}", 3), false, NULL);
+    cr_assert(eq(int, s->counts[0], 0));
+    cr_assert(eq(u64, store_slot_count(st, slots_keyslot("{t}", 3), T0), 0));
+    free(s);
 }

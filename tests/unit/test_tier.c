@@ -18,6 +18,7 @@
 
 #include "storage/store.h"
 #include "storage/tier.h"
+#include "cluster/slots.h"
 #include "tests/unit/tier_fixture.h"
 
 
@@ -526,4 +527,35 @@ Test(tier, a_tombstone_is_never_written_to_disk_and_the_value_stays_deleted)
     cr_assert(eq(ptr, store_peek_entry(st, "gone", 4, NOW), NULL));
     cr_assert(eq(ptr, store_peek_entry(st, "gone2", 5, NOW), NULL));
     cr_assert(eq(u64, store_dbsize(st), 2000));
+}
+
+/* With the cluster's slots the hash the index is rebuilt with must be the
+ * store's: every key reads back after a restart, and a slot's cold keys
+ * are counted from the index. */
+Test(tier, with_slots_a_restart_serves_every_key_and_counts_a_slots_cold_keys)
+{
+    char key[32];
+    unsigned slot = slots_keyslot("key:1", 5);
+    uint64_t in_slot = 0;
+
+    fixture_slots = true;
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    for (int i = 0; i < 3000; i++) {
+        put(i);
+        snprintf(key, sizeof key, "key:%d", i);
+        in_slot += slots_keyslot(key, strlen(key)) == slot;
+    }
+    cr_assert(gt(u64, tier_cold_keys(tier), 1000), "most keys went to disk");
+    cr_assert(eq(u64, store_slot_count(st, slot, NOW), in_slot));
+    close_all();
+
+    open_all(256 << 10, 64 << 20, 1 << 20);
+    cr_assert(eq(u64, store_dbsize(st), 3000));
+    cr_assert(eq(u64, tier_slot_count(tier, slot, NOW), in_slot), "all cold after the restart");
+    cr_assert(eq(u64, store_slot_count(st, slot, NOW), in_slot));
+    for (int i = 0; i < 3000; i++) {
+        cr_assert(eq(int, check(i), 1), "key:%d", i);
+    }
+    cr_assert(eq(u64, store_slot_count(st, slot, NOW), in_slot), "promoted keys are not counted twice");
+    fixture_slots = false;
 }

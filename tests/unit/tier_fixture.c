@@ -8,17 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cluster/slots.h"
+
 char dir[64];
 struct tier *tier;
 struct store *st;
+bool fixture_slots;
 
 void
 open_all(uint64_t maxmemory, uint64_t max_bytes, uint64_t seg_size)
 {
     struct tier_config tc = {.dir = dir, .max_bytes = max_bytes,
                              .segment_size = seg_size, .level = 1,
-                             .queue_bytes = 1 << 20, .block_size = 4096};
-    struct store_config sc = {.maxmemory = maxmemory, .shards = 16};
+                             .queue_bytes = 1 << 20, .block_size = 4096,
+                             .slot_of = fixture_slots ? slots_keyslot : NULL};
+    struct store_config sc = {.maxmemory = maxmemory, .shards = 16, .slot_of = tc.slot_of};
     char err[256];
 
     tier = tier_create(&tc, NOW, NULL, err, sizeof err);
