@@ -12,7 +12,7 @@
  *                                 get it; the forwarding member relays the
  *                                 reply byte for byte (N = 1, and slot
  *                                 commands)
- *   RC.CALL, RC.PUT, RC.GET, RC.HINT
+ *   RC.CALL, RC.PUT, RC.GET, RC.HINT, RC.SLOTSCAN
  *                                 replication (N > 1): see replicate.h
  * The CLUSTER commands that read the view are in cmd_cluster.c.
  */
@@ -35,6 +35,7 @@
 #include "server/config.h"
 #include "server/glob.h"
 #include "server/log.h"
+#include "server/rebalance.h"
 #include "server/replicate.h"
 #include "server/server.h"
 #include "server/view.h"
@@ -1493,6 +1494,10 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
     }
     if (arg_is(&argv[0], "rc.hint")) {
         repl_bus_hint(c, argc, argv);
+        return;
+    }
+    if (arg_is(&argv[0], "rc.slotscan")) {
+        rebalance_bus_slotscan(c, argc, argv);
         return;
     }
     if (argv[0].len > 7 && strncasecmp(argv[0].p, "gossip.", 7) == 0 && cl.enabled) {

@@ -77,6 +77,7 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(QUORUM_TIMEOUT_MS, "quorum-timeout-ms", OPT_INT, "1000", 1, 3600000, OPT_MUTABLE, NULL, "ms a request waits for its quorum before answering NOREPLICAS") \
     X(HINT_MAX_BYTES, "hint-max-bytes", OPT_BYTES, "1gb", 1048576, 9223372036854775807LL, OPT_MUTABLE, NULL, "disk held by hints for unreachable replicas, under dir/hints") \
     X(HINT_WINDOW, "hint-window", OPT_INT, "10800000", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "ms hints for a dead member are kept (Cassandra's max_hint_window, 3 h)") \
+    X(REBALANCE_MAX_BYTES_PER_SEC, "rebalance-max-bytes-per-sec", OPT_BYTES, "64mb", 0, 9223372036854775807LL, OPT_MUTABLE, NULL, "slot data a member pulls per second when placement gives it slots; 0 = no limit") \
     X(TOMBSTONE_GRACE, "tombstone-grace", OPT_INT, "14400000", 1000, 9223372036854775807LL, OPT_MUTABLE, NULL, "ms a delete's tombstone is kept so the delete wins everywhere; longer than hint-window")
 
 enum config_id {

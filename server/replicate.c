@@ -31,6 +31,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/rebalance.h"
 #include "server/replicate.h"
 #include "server/server.h"
 #include "server/view.h"
@@ -458,13 +459,25 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
     }
 }
 
-/* The integer of a ":<n>\r\n" reply element. */
-static bool
-reply_ll(const struct resp_arg *el, long long *out)
+bool
+repl_reply_ll(const struct resp_arg *el, long long *out)
 {
     struct resp_arg digits = { el->p + 1, el->len - 3 };
 
     return el->len >= 4 && el->p[0] == ':' && arg_ll(&digits, out);
+}
+
+bool
+repl_reply_bulk(const struct resp_arg *el, struct resp_arg *out)
+{
+    const char *body = el->len >= 4 && el->p[0] == '$' && el->p[1] != '-'
+                           ? memchr(el->p, '\n', el->len) : NULL;
+
+    if (body == NULL || (size_t)(++body - el->p) + 2 > el->len) {
+        return false;
+    }
+    *out = (struct resp_arg){ body, el->len - (size_t)(body - el->p) - 2 };
+    return true;
 }
 
 /* Parse RC.GET's answer into the key's newest copy. */
@@ -478,30 +491,25 @@ parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
     if (n != 1 && n != 3) {
         return false;
     }
-    if (!reply_ll(&el[0], &v)) {
+    if (!repl_reply_ll(&el[0], &v)) {
         return false;
     }
     *version = (uint64_t)v;
     if (n == 3 && e != NULL) {
-        const char *body;
+        struct resp_arg body;
 
-        if (!reply_ll(&el[1], &x)) {
+        if (!repl_reply_ll(&el[1], &x)) {
             return false;
         }
         entry_clear(e);
         e->present = true;
         e->version = (uint64_t)v;
         e->expire_ms = x;
-        e->tomb = el[2].p[0] != '$' || el[2].p[1] == '-';
+        e->tomb = !repl_reply_bulk(&el[2], &body);
         if (!e->tomb) {
-            body = memchr(el[2].p, '\n', el[2].len);
-            if (body == NULL) {
-                return false;
-            }
-            body++;
-            e->vlen = el[2].len - (size_t)(body - el[2].p) - 2;
+            e->vlen = body.len;
             e->own = malloc(e->vlen ? e->vlen : 1);
-            memcpy(e->own, body, e->vlen);
+            memcpy(e->own, body.p, e->vlen);
             e->val = e->own;
         }
     }
@@ -532,7 +540,7 @@ send_done(void *ctx, const char *reply, size_t len)
     } else if (ok && reply[0] == ':') {
         struct resp_arg el = { reply, len };
         long long v;
-        version = reply_ll(&el, &v) && v > 0 ? (uint64_t)v : 0;
+        version = repl_reply_ll(&el, &v) && v > 0 ? (uint64_t)v : 0;
     }
     if (version != 0) {
         hlc_observe(&rp.hlc, version);
@@ -1510,6 +1518,7 @@ repl_setup(const char *member_id)
     }
     rp.on = true;
     versions_sync();
+    rebalance_setup();
     return 0;
 }
 
@@ -1517,6 +1526,7 @@ void
 repl_teardown(void)
 {
     if (rp.on) {
+        rebalance_teardown();
         hintlog_close(&rp.hints);
         rp.on = false;
     }
@@ -1532,6 +1542,7 @@ repl_main_tick(int64_t now)
     versions_sync();
     hintlog_set_max_bytes(rp.hints, (uint64_t)config_num(OPT_HINT_MAX_BYTES));
     replay_tick(now);
+    rebalance_main_tick(now);
 }
 
 void
@@ -1563,4 +1574,5 @@ repl_info(struct resp_buf *b)
     info_add(b, "hints_bytes:%llu", (unsigned long long)hs.bytes);
     info_add(b, "hints_replayed:%llu", (unsigned long long)hs.replayed);
     info_add(b, "hints_dropped:%llu", (unsigned long long)hs.dropped);
+    rebalance_info(b);
 }

@@ -17,6 +17,10 @@
  *                                          *3 :<version> :<exp> <value|nil>
  *   RC.HINT <owner> <key> <ver> <parent> <exp> [<value>]
  *                                          keep this copy for owner; +OK
+ *   RC.SLOTSCAN <slot> <cursor>            a page of the slot's entries
+ *                                          (rebalance.c): *<1+4k> :<next
+ *                                          cursor> then k times <key>
+ *                                          :<ver> :<exp> <value|nil>
  *
  * Threads: coordinations run on the worker of the client that asked and
  * use that worker's links; hints are appended from any worker (the log
@@ -84,6 +88,10 @@ void repl_bus_call(struct client *c, int argc, const struct resp_arg *argv);
 void repl_bus_put(struct client *c, int argc, const struct resp_arg *argv);
 void repl_bus_get(struct client *c, int argc, const struct resp_arg *argv);
 void repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv);
+/* A bus reply's element: the integer of ":<n>\r\n"; the body of a bulk
+ * string (false for a null or another type). */
+bool repl_reply_ll(const struct resp_arg *el, long long *out);
+bool repl_reply_bulk(const struct resp_arg *el, struct resp_arg *out);
 
 /* KEYS, SCAN and DBSIZE run on every member, and N members hold each key:
  * a member lists a key only when it is the first member up in the key's

@@ -1319,14 +1319,7 @@ Test(cluster, works_with_redis_py_rediscluster)
     cr_assert(eq(str, out, "ok\n"));
 }
 
-#if CLUSTER_REPLICAS > 1
-/* ---- replication (N = 3, W = 2, R = 2) ---------------------------------------*/
-
-#define RKEYS 3000
-
-static char acked[RKEYS][32]; /* the last acknowledged value of each key */
-static char failed[RKEYS][32]; /* a later write that got an error: it may
-                                * have reached some replicas (Dynamo) */
+#define JOIN_KEYS 3000
 
 static long long
 section_num(int i, const char *section, const char *field)
@@ -1346,6 +1339,63 @@ info_num(int i, const char *field)
 {
     return section_num(i, "replication", field);
 }
+
+/* A member that joins pulls the slots it now replicates from their old
+ * holders: once it says none is pending, a read at CONSISTENCY ONE through
+ * it (its own copy, where it is a replica) finds every key written before. */
+Test(cluster, a_joining_member_pulls_its_slots_and_then_serves_every_key)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    long long t0, pending = -1;
+    int misses = 0;
+
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        redisAppendCommand(c, "SET moved:%d v%d", i, i);
+    }
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    nnodes = 4;
+    node_start(3, 1);
+    cr_assert(wait_agreement(4, 5000) >= 0, "4 members did not agree within 5 s");
+    t0 = harness_now_ms();
+    while (harness_now_ms() - t0 < 20000 &&
+           ((pending = info_num(3, "rebalance_slots_pending")) != 0 ||
+            info_num(3, "rebalance_slots_moved") <= 0)) {
+        usleep(50 * 1000);
+    }
+    cr_assert(eq(i64, pending, 0), "slots still pending after 20 s");
+    fprintf(stderr, "cluster: the 4th member pulled %lld slots (%lld keys, %lld bytes) in %lld ms\n",
+            info_num(3, "rebalance_slots_moved"), info_num(3, "rebalance_keys_received"),
+            info_num(3, "rebalance_bytes_received"), harness_now_ms() - t0);
+    c = harness_connect(&nodes[3].s);
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ONE"));
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        redisAppendCommand(c, "GET moved:%d", i);
+    }
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        char want[16];
+
+        snprintf(want, sizeof want, "v%d", i);
+        cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
+        misses += r->type != REDIS_REPLY_STRING || strcmp(r->str, want) != 0;
+        freeReplyObject(r);
+    }
+    cr_assert(eq(int, misses, 0), "%d of %d keys missed through the new member", misses, JOIN_KEYS);
+    redisFree(c);
+}
+
+#if CLUSTER_REPLICAS > 1
+/* ---- replication (N = 3, W = 2, R = 2) ---------------------------------------*/
+
+#define RKEYS 3000
+
+static char acked[RKEYS][32]; /* the last acknowledged value of each key */
+static char failed[RKEYS][32]; /* a later write that got an error: it may
+                                * have reached some replicas (Dynamo) */
 
 /* Wait (bounded) until no running member holds a hint. */
 static bool
