@@ -1397,6 +1397,67 @@ static char acked[RKEYS][32]; /* the last acknowledged value of each key */
 static char failed[RKEYS][32]; /* a later write that got an error: it may
                                 * have reached some replicas (Dynamo) */
 
+/* INFO keyspace's keys= of member i: the copies it holds. */
+static long long
+keys_held(int i)
+{
+    return section_num(i, "keyspace", "keys");
+}
+
+/* FORGET takes a dead member off the ring: the members that now replicate
+ * its slots pull them, so every key is back to N copies. */
+Test(replication, forgetting_a_dead_member_brings_every_key_back_to_n_copies)
+{
+    redisContext *c = harness_connect(&nodes[0].s);
+    redisReply *r;
+    char id[64];
+    long long t0;
+    bool done = false;
+
+    nnodes = 4;
+    node_start(3, 1);
+    cr_assert(wait_agreement(4, 5000) >= 0, "4 members did not agree within 5 s");
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        redisAppendCommand(c, "SET copies:%d v", i);
+    }
+    for (int i = 0; i < JOIN_KEYS; i++) {
+        cr_assert(eq(int, redisGetReply(c, (void **)&r), REDIS_OK));
+        cr_assert(eq(str, r->str, "OK"));
+        freeReplyObject(r);
+    }
+    for (int m = 0; m < 3; m++) {
+        cr_assert(lt(i64, keys_held(m), JOIN_KEYS), "member %d holds every key before", m);
+    }
+    {
+        redisContext *c3 = harness_connect(&nodes[3].s);
+        r = harness_cmd(c3, "CLUSTER MYID");
+        snprintf(id, sizeof id, "%s", r->str);
+        freeReplyObject(r);
+        redisFree(c3);
+    }
+    node_kill(3, SIGKILL);
+    nnodes = 3;
+    for (int m = 0; m < 3; m++) {
+        redisContext *cm = harness_connect(&nodes[m].s);
+        freeReplyObject(harness_cmd(cm, "CLUSTER FORGET %s", id));
+        redisFree(cm);
+    }
+    cr_assert(wait_agreement(3, 5000) >= 0, "the forgotten member is still listed");
+    t0 = harness_now_ms();
+    while (!done && harness_now_ms() - t0 < 20000) {
+        done = true;
+        for (int m = 0; m < 3; m++) {
+            done = done && info_num(m, "rebalance_slots_pending") == 0 && keys_held(m) == JOIN_KEYS;
+        }
+        usleep(50 * 1000);
+    }
+    for (int m = 0; m < 3; m++) {
+        cr_assert(eq(i64, keys_held(m), JOIN_KEYS), "member %d's copies 20 s after the forget", m);
+    }
+    fprintf(stderr, "replication: N copies back %lld ms after the forget\n", harness_now_ms() - t0);
+    redisFree(c);
+}
+
 /* Wait (bounded) until no running member holds a hint. */
 static bool
 hints_drained(int timeout_ms)
