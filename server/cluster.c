@@ -1547,6 +1547,7 @@ cluster_info(struct resp_buf *b)
                      (unsigned long long)atomic_load(&cl.ring_builds),
                      (unsigned long long)atomic_load(&cl.conf_saves));
         resp_add_raw(b, line, (size_t)n);
+        rebalance_info(b); /* a scaler's "is the move done": also in INFO */
     }
 }
 

@@ -1368,6 +1368,7 @@ Test(cluster, a_joining_member_pulls_its_slots_and_then_serves_every_key)
         usleep(50 * 1000);
     }
     cr_assert(eq(i64, pending, 0), "slots still pending after 20 s");
+    cr_assert(eq(i64, cluster_counter(3, "rebalance_slots_pending"), 0), "CLUSTER INFO says so too");
     fprintf(stderr, "cluster: the 4th member pulled %lld slots (%lld keys, %lld bytes) in %lld ms\n",
             info_num(3, "rebalance_slots_moved"), info_num(3, "rebalance_keys_received"),
             info_num(3, "rebalance_bytes_received"), harness_now_ms() - t0);
