@@ -685,6 +685,7 @@ cluster_teardown(void)
     if (!cl.enabled) {
         return;
     }
+    rebalance_teardown(); /* before the links fail its requests and the views go */
     for (size_t i = 0; i < cl.nlinks; i++) {
         bus_link_destroy(&cl.links[i]);
     }

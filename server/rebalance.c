@@ -51,6 +51,7 @@ enum { SLOT_DONE = 0, SLOT_PENDING, SLOT_ASKED };
 static struct {
     bool fresh;     /* the store was empty at start */
     bool seeded;    /* (a) has run */
+    bool stopping;  /* teardown: answers that fail now start nothing */
     uint8_t state[CLUSTER_SLOTS];
     uint64_t cursor[CLUSTER_SLOTS];
     _Atomic size_t pending; /* read by INFO on any thread */
@@ -179,7 +180,7 @@ pull_done(void *ctx, const char *reply, size_t len)
     long i;
 
     rb.asked--;
-    if (rb.state[slot] != SLOT_ASKED) {
+    if (rb.stopping || rb.state[slot] != SLOT_ASKED) {
         free(el);
         return; /* dropped by a view change meanwhile */
     }
@@ -297,11 +298,13 @@ rebalance_setup(void)
     rb.pending = rb.asked = 0;
     rb.fresh = store_dbsize(server.store) == 0;
     rb.seeded = false;
+    rb.stopping = false;
 }
 
 void
 rebalance_teardown(void)
 {
+    rb.stopping = true;
     view_release(&rb.last);
 }
 

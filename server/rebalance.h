@@ -14,7 +14,8 @@
 struct client;
 
 /* Main thread: after the store is created (it notes whether the store
- * starts empty); at teardown; every replication tick. */
+ * starts empty); at cluster teardown, before the links and views go; every
+ * replication tick. */
 void rebalance_setup(void);
 void rebalance_teardown(void);
 void rebalance_main_tick(int64_t now);

@@ -1526,7 +1526,6 @@ void
 repl_teardown(void)
 {
     if (rp.on) {
-        rebalance_teardown();
         hintlog_close(&rp.hints);
         rp.on = false;
     }
