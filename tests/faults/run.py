@@ -17,6 +17,7 @@ the value the ALL read returned.
 """
 import argparse
 import os
+import pickle
 import random
 import signal
 import sys
@@ -178,12 +179,16 @@ def run_schedule(args, seed, use_netns):
             wl.ncounters, duration), t0)
         wl.start(duration)
         time.sleep(3.0)
+        phases = []      # (what, start, end): requests are counted by phase
         for kind, m, secs in schedule:
             log(describe(c, kind, m, secs), t0)
+            p0 = time.monotonic()
             end = apply_fault(c, kind, m, t0)
             time.sleep(secs)
             end()
+            # the fault's phase runs until the next one: recovery included
             time.sleep(gap)
+            phases.append((describe(c, kind, m, secs), p0, time.monotonic()))
         log(CLOCK_JUMP_SKIP, t0)
         wl.stop()
         history = wl.history
@@ -215,6 +220,11 @@ def run_schedule(args, seed, use_netns):
         t_conv = time.monotonic() - t_read
         ctr = c.counters()
 
+        if args.dump:
+            # the whole run, for a closer look: python3 -c 'import pickle...'
+            with open(args.dump, "wb") as f:
+                pickle.dump({"seed": seed, "t0": t0, "phases": phases, "final": final,
+                             "history": [tuple(op) for op in history]}, f)
         res = checker.check(history, final, wl.counters())
         res["unreadable"] += [k for k in unread if k not in res["unreadable"]]
         fails = checker.failures(res)
@@ -233,11 +243,22 @@ def run_schedule(args, seed, use_netns):
                    hints_replayed=ctr.get("hints_replayed", 0),
                    read_repairs=ctr.get("read_repairs", 0), fails=fails,
                    schedule=[describe(c, k, m, s) for k, m, s in schedule])
+        fig["phases"] = phase_figures(history, phases)
         report(fig, res, left)
         fig["passed"] = not fails
         return fig
     finally:
         c.close()
+
+
+def phase_figures(history, phases):
+    """Per fault (and the recovery gap after it): requests started, answered."""
+    out = []
+    for what, p0, p1 in phases:
+        ops = [op for op in history if p0 <= op.start < p1]
+        errs = Counter(op.status for op in ops if op.status != "ok")
+        out.append((what, len(ops), sum(op.status == "ok" for op in ops), dict(errs)))
+    return out
 
 
 def report(fig, res, left):
@@ -247,6 +268,10 @@ def report(fig, res, left):
         fig["requests"], 100.0 * fig["answered"] / r, fig["acked_writes"]))
     print("    errors by kind: %s" % (", ".join("%s %d" % kv for kv in sorted(
         fig["errors"].items())) or "none"))
+    for what, n, ok, errs in fig["phases"]:
+        print("      during %-44s %6d requests, %5.1f%% answered; %s" % (
+            what.split(" (")[0] + ":", n, 100.0 * ok / max(n, 1),
+            ", ".join("%s %d" % kv for kv in sorted(errs.items())) or "no errors"))
     print("    acknowledged writes lost: %d" % fig["lost"])
     print("    stale reads (began after an acknowledged write, missed it): %d" % fig["stale"])
     print("    INCR: lost %d, over-counted %d, duplicate replies %d, out of order %d" % (
@@ -285,6 +310,7 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--keys", type=int, default=3000)
     ap.add_argument("--max-ops", type=int, default=20000, help="per client")
+    ap.add_argument("--dump", help="write the history and final values here (pickle)")
     ap.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
     args = ap.parse_args()
 

@@ -21,7 +21,9 @@ REQUEST_TIMEOUT = 3.0    # > quorum-timeout-ms + cluster-request-timeout-ms
 # and INCR; a DEL's value is None); status: "ok" or the error kind
 # ("NOREPLICAS", "TIMEOUT", "CLOSED", ...); result: a GET's value (bytes or
 # None) or an INCR's integer, when status is "ok".
-Op = namedtuple("Op", "client kind keys vals start end status result")
+# member: the index of the member the client sent it to.
+Op = namedtuple("Op", "client kind keys vals start end status result member",
+                defaults=(-1,))
 
 MIX = (("get", 38), ("set", 24), ("incr", 20), ("setex", 6), ("del", 6), ("mset", 6))
 
@@ -99,17 +101,24 @@ class Workload:
         return "incr", (k,), None, [b"INCR", k]
 
     def connect(self, rng):
-        host, port = self.members[rng.randrange(len(self.members))]
+        i = rng.randrange(len(self.members))
+        host, port = self.members[i]
         try:
-            return Conn(port, host=host, timeout=1.0)
+            conn = Conn(port, host=host, timeout=1.0)
         except OSError:
             return None
+        conn.member = i
+        return conn
 
     def client(self, client, deadline):
         rng = random.Random(self.seed * 1000 + client)
         ops = []
         conn = None
         seq = 0
+        # Clients move to a random member now and then, as pooled clients
+        # do: else a member's clients leave it at its first fault and never
+        # come back, and later faults on it go unseen.
+        move_at = rng.randint(100, 400)
         while (not self.stop_flag.is_set() and seq < self.max_ops
                and time.monotonic() < deadline):
             if conn is None:
@@ -124,10 +133,11 @@ class Workload:
             raw = conn.read_reply(timeout=REQUEST_TIMEOUT) if sent else CLOSED
             end = time.monotonic()
             status, result = classify(kind, raw)
-            ops.append(Op(client, kind, keys, vals, start, end, status, result))
-            if raw in (TIMEOUT, CLOSED) or conn.closed:
+            ops.append(Op(client, kind, keys, vals, start, end, status, result, conn.member))
+            if raw in (TIMEOUT, CLOSED) or conn.closed or seq >= move_at:
                 conn.close()
                 conn = None
+                move_at = seq + rng.randint(100, 400)
         if conn is not None:
             conn.close()
         with self.lock:
