@@ -60,21 +60,24 @@ def short_schedule(rng, c):
     return [(k, rng.randrange(c.n), 5.0) for k in kinds]
 
 
-def random_schedule(rng, c):
-    """4 to 7 faults, one at a time. At most n - 1 distinct members are
-    crashed: a member restarts with empty memory and there is no
-    anti-entropy yet, so crashing every replica of a key in turn loses it by
-    design (docs/architecture.md), not by a bug this suite looks for."""
+def random_schedule(rng, c, crash_members=1):
+    """4 to 7 faults, one at a time, crashes on at most crash_members
+    distinct members. A member restarts with empty memory and there is no
+    anti-entropy yet, so after a second member's crash the keys neither
+    rewrote since the first are held by one replica, and R = 2 reads miss
+    them (seed 103 with --crash-members 2 shows it; docs/reliability.md).
+    The README's claim is about one member's death; that is the default."""
     kinds = FAULTS_NET if c.network_faults else FAULTS_LOOPBACK
-    crashed = set()
+    crashed = []
     out = []
     for _ in range(rng.randint(4, 7)):
         k = rng.choice(kinds)
         m = rng.randrange(c.n)
         if k == "crash":
-            if m not in crashed and len(crashed) >= c.n - 1:
-                m = rng.choice(sorted(crashed))
-            crashed.add(m)
+            if m not in crashed and len(crashed) >= crash_members:
+                m = rng.choice(crashed)
+            if m not in crashed:
+                crashed.append(m)
         out.append((k, m, rng.uniform(2.0, 7.0)))
     return out
 
@@ -168,7 +171,8 @@ def run_schedule(args, seed, use_netns):
         c.start_all()
         if not c.wait_agreed(20):
             raise RuntimeError("the members did not see each other alive within 20 s")
-        schedule = short_schedule(rng, c) if args.short else random_schedule(rng, c)
+        schedule = (short_schedule(rng, c) if args.short else
+                    random_schedule(rng, c, args.crash_members))
         gap = 3.0
         duration = 3.0 + sum(s + gap for _, _, s in schedule)
         wl = Workload([(m.host, m.port) for m in c.members], seed, clients=args.clients,
@@ -310,6 +314,8 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--keys", type=int, default=3000)
     ap.add_argument("--max-ops", type=int, default=20000, help="per client")
+    ap.add_argument("--crash-members", type=int, default=1,
+                    help="distinct members a random schedule may kill -9 (default 1)")
     ap.add_argument("--dump", help="write the history and final values here (pickle)")
     ap.add_argument("--loopback", action="store_true", help="no namespaces, even as root")
     args = ap.parse_args()
