@@ -168,6 +168,20 @@ install(const struct resp_arg *el, int64_t now)
 }
 
 static void pull_more(void);
+static void compare_views(struct view *v);
+
+/* The pending set follows the view as soon as it changes, not at the next
+ * tick: a page asked for under the last view is not installed once the
+ * slot is no longer ours (N = 1 would hold a second copy). */
+static void
+view_sync(void)
+{
+    struct view *v = view_get();
+
+    if (rb.last == NULL || v->epoch != rb.last->epoch) {
+        compare_views(v);
+    }
+}
 
 static void
 pull_done(void *ctx, const char *reply, size_t len)
@@ -180,6 +194,9 @@ pull_done(void *ctx, const char *reply, size_t len)
     long i;
 
     rb.asked--;
+    if (!rb.stopping) {
+        view_sync();
+    }
     if (rb.stopping || rb.state[slot] != SLOT_ASKED) {
         free(el);
         return; /* dropped by a view change meanwhile */
@@ -219,6 +236,8 @@ pull_more(void)
     uint64_t limit = (uint64_t)config_num(OPT_REBALANCE_MAX_BYTES_PER_SEC);
     char snum[8], cnum[24];
 
+    view_sync();
+    v = view_get();
     if (now - rb.window_ms >= 1000) {
         rb.window_ms = now;
         rb.window_bytes = 0;
@@ -311,12 +330,7 @@ rebalance_teardown(void)
 void
 rebalance_main_tick(int64_t now)
 {
-    struct view *v = view_get();
-
     (void)now;
-    if (rb.last == NULL || v->epoch != rb.last->epoch) {
-        compare_views(v);
-    }
     pull_more();
 }
 
