@@ -54,6 +54,7 @@ static struct {
     bool stopping;  /* teardown: answers that fail now start nothing */
     uint8_t state[CLUSTER_SLOTS];
     uint64_t cursor[CLUSTER_SLOTS];
+    uint64_t flushes[CLUSTER_SLOTS]; /* store_flushes when the page was asked */
     _Atomic size_t pending; /* read by INFO on any thread */
     size_t asked, next;
     struct view *last; /* pinned: the view the pending set last compared with */
@@ -202,6 +203,11 @@ pull_done(void *ctx, const char *reply, size_t len)
         return; /* dropped by a view change meanwhile */
     }
     rb.state[slot] = SLOT_PENDING; /* unless this page completes it */
+    if (rb.flushes[slot] != store_flushes(server.store)) {
+        free(el); /* a FLUSHALL since it was asked: the page would bring keys back */
+        rb.cursor[slot] = 0;
+        return;
+    }
     if (el == NULL || resp_reply_elements(reply, len, el, (size_t)n) != n ||
         !repl_reply_ll(&el[0], &cursor)) {
         free(el);
@@ -262,6 +268,7 @@ pull_more(void)
         if (bus_link_send(l, 3, argv, now + config_num(OPT_CLUSTER_REQUEST_TIMEOUT_MS), pull_done,
                           (void *)(uintptr_t)slot)) {
             rb.state[slot] = SLOT_ASKED;
+            rb.flushes[slot] = store_flushes(server.store);
             rb.asked++;
             rb.next = (size_t)slot + 1;
         }

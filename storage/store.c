@@ -98,6 +98,7 @@ struct store {
      * holds the read-mostly settings above. */
     _Alignas(CACHE_LINE) _Atomic uint64_t used_bytes;
     _Atomic unsigned evict_cursor;
+    _Atomic uint64_t flushes; /* store_flush calls: see store_flushes */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -2237,6 +2238,7 @@ store_volatile_count(struct store *st)
 void
 store_flush(struct store *st)
 {
+    atomic_fetch_add_explicit(&st->flushes, 1, memory_order_relaxed);
     for (unsigned i = 0; i < st->nshards; i++) {
         struct shard *sh = &st->shards[i];
 
@@ -2485,6 +2487,12 @@ store_slot_scan(struct store *st, unsigned slot, uint64_t cursor, size_t count, 
     do_resize(st, sh, now_ms);
     shard_unlock(sh);
     return v;
+}
+
+uint64_t
+store_flushes(struct store *st)
+{
+    return atomic_load_explicit(&st->flushes, memory_order_relaxed);
 }
 
 uint64_t

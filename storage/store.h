@@ -263,6 +263,9 @@ uint64_t store_dbsize(struct store *st);
 /* Number of keys with an expiry. */
 uint64_t store_volatile_count(struct store *st);
 void store_flush(struct store *st);
+/* How many store_flush calls there have been: a copy fetched before one
+ * (a slot move's page) must not be installed after it. */
+uint64_t store_flushes(struct store *st);
 
 /* Called with each key under its shard lock: copy what you need, do not call
  * back into the store. Expired keys are skipped (and not reported).
