@@ -161,6 +161,19 @@ coord_on_reply(struct coord *co, size_t from, bool ok, uint64_t version, struct 
 }
 
 size_t
+coord_on_refusal(struct coord *co, size_t from, struct coord_act *out)
+{
+    struct acts a = { out, 0 };
+
+    if (from >= co->nm || co->m[from].state != ST_SENT) {
+        return 0;
+    }
+    co->m[from].state = ST_FAILED;
+    check(co, &a);
+    return a.n;
+}
+
+size_t
 coord_on_slow(struct coord *co, struct coord_act *out)
 {
     struct acts a = { out, 0 };
@@ -201,6 +214,12 @@ unsigned
 coord_acks(const struct coord *co)
 {
     return co->acks;
+}
+
+bool
+coord_acked(const struct coord *co, size_t i)
+{
+    return i < co->nm && co->m[i].state == ST_ANSWERED;
 }
 
 bool

@@ -103,6 +103,10 @@ size_t coord_start(struct coord *co, struct coord_act *out);
  * Answers from members not asked, or a second answer, are ignored. */
 size_t coord_on_reply(struct coord *co, size_t from, bool ok, uint64_t version,
                       struct coord_act *out);
+/* Member `from` refused the write: it holds a write this one never saw (a
+ * read-modify-write that raced another coordinator's). It does not count,
+ * and gets no hint: a hint would deliver the write it refused. */
+size_t coord_on_refusal(struct coord *co, size_t from, struct coord_act *out);
 /* The answers are slow (a paused member is not yet known dead): a read asks
  * one more replica not asked yet, if any is up (a speculative retry, as
  * Cassandra's), and still finishes at R answers. Writes already went to
@@ -113,6 +117,8 @@ size_t coord_on_timeout(struct coord *co, struct coord_act *out);
 
 /* Answers in so far, self included (WAIT counts them after DONE). */
 unsigned coord_acks(const struct coord *co);
+/* Member i holds the write or read answered (self included). */
+bool coord_acked(const struct coord *co, size_t i);
 /* True when no answer is outstanding: the caller may free it. */
 bool coord_finished(const struct coord *co);
 

@@ -22,7 +22,11 @@
 struct event_base;
 struct bus_link;
 
-/* reply borrows the link's buffer for the call only; NULL means failure. */
+/* reply borrows the link's buffer for the call only; NULL means failure:
+ * then len is BUS_UNSENT when the request never left this member (the
+ * connection never opened), else 0 (it may have reached the peer and run
+ * there). */
+#define BUS_UNSENT 1
 typedef void bus_reply_fn(void *ctx, const char *reply, size_t len);
 
 struct bus_link *bus_link_create(struct event_base *base, const char *addr,

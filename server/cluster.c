@@ -12,7 +12,7 @@
  *                                 get it; the forwarding member relays the
  *                                 reply byte for byte (N = 1, and slot
  *                                 commands)
- *   RC.CALL, RC.PUT, RC.GET, RC.HINT, RC.SLOTSCAN
+ *   RC.CALL, RC.PUT, RC.PUTIF, RC.REPLACE, RC.GET, RC.HINT, RC.SLOTSCAN
  *                                 replication (N > 1): see replicate.h
  * The CLUSTER commands that read the view are in cmd_cluster.c.
  */
@@ -1481,7 +1481,8 @@ cluster_bus_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         c->proto = saved;
         return;
     }
-    if (arg_is(&argv[0], "rc.put")) {
+    if (arg_is(&argv[0], "rc.put") || arg_is(&argv[0], "rc.putif") ||
+        arg_is(&argv[0], "rc.replace")) {
         repl_bus_put(c, argc, argv);
         return;
     }

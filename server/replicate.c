@@ -52,7 +52,7 @@ static struct {
     int64_t grace_ms;
     /* counters, bumped from any worker */
     _Atomic uint64_t writes, write_failures, reads, read_failures, read_repairs, conflicts,
-        hints_sent, hints_kept, forwards_failed_over, rmw_reads;
+        hints_sent, hints_kept, forwards_failed_over, rmw_reads, withdrawn, forwards_unsure;
 } rp;
 
 /* ---- levels ---------------------------------------------------------------*/
@@ -266,6 +266,12 @@ struct rkey {
     uint16_t who[COORD_MAX];  /* coordinator index -> view member */
     uint64_t parent;          /* the version the write replaced */
     struct entry best;        /* read: the newest copy seen; write: what is sent */
+    /* A read-modify-write refused by a replica holding a write it never
+     * saw: the newest such copy; once the write has failed (lost), each
+     * member that took it (undone: a bit each) is asked to put this back. */
+    struct entry winner;
+    bool lost;
+    uint32_t undone;
 };
 
 struct rop {
@@ -385,6 +391,7 @@ op_send(struct rop *op, int k, int idx, int argc, const struct resp_arg *argv)
 }
 
 static void key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts);
+static void key_withdraw(struct rop *op, int k);
 
 /* A send that could not even be queued fails at once. */
 static void
@@ -411,6 +418,11 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
         switch (a->kind) {
         case COORD_PUT:
             argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->best, rk->parent);
+            if (op->kind == K_RMW) {
+                /* made from what the read found: refused where another
+                 * coordinator's write, unseen here, got in first */
+                argv[0] = (struct resp_arg){ "RC.PUTIF", 8 };
+            }
             send_or_fail(op, k, a->to, argc, argv);
             break;
         case COORD_HINT:
@@ -420,6 +432,9 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             send_or_fail(op, k, a->to, argc, argv);
             break;
         case COORD_KEEP_HINT:
+            if (rk->winner.present && rk->co.acks < rk->co.need) {
+                break; /* refused and failing: it is withdrawn, not kept */
+            }
             hint_keep(op->v->m[rk->who[a->owner]].id, rk->key, rk->klen, &rk->best, rk->parent,
                       op->c->now_ms);
             break;
@@ -448,6 +463,8 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             break;
         case COORD_DONE:
             rk->done = true;
+            rk->lost = !a->ok && rk->co.kind == COORD_WRITE;
+            key_withdraw(op, k);
             op->pending--;
             if (!a->ok && !op->failed) {
                 op->failed = true;
@@ -516,6 +533,47 @@ parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
     return true;
 }
 
+/* A read-modify-write that failed after a replica refused it: without
+ * this, its copies (ours, and those of the members that took it) would
+ * outlive the failure and, when newer by the total order, overwrite the
+ * refusing replica's write at the next repair: an acknowledged write lost.
+ * Each holder still holding our version gets the winner's copy back. Called
+ * after every answer: a late ack is withdrawn too. Stand-ins' hints are
+ * not reached (none exist with N members). */
+static void
+key_withdraw(struct rop *op, int k)
+{
+    struct rkey *rk = &op->keys[k];
+
+    if (!rk->lost || !rk->winner.present) {
+        return;
+    }
+    for (size_t i = 0; i < rk->co.n; i++) {
+        struct resp_arg argv[8];
+        char nums[3][24];
+        struct bus_link *l;
+        int argc;
+
+        if ((rk->undone >> i & 1) || !coord_acked(&rk->co, i)) {
+            continue;
+        }
+        rk->undone |= 1u << i;
+        atomic_fetch_add_explicit(&rp.withdrawn, 1, memory_order_relaxed);
+        if (i == rk->co.self) {
+            store_apply_if(server.store, rk->key, rk->klen, rk->winner.val, rk->winner.vlen,
+                           rk->winner.expire_ms, rk->winner.tomb, rk->winner.version,
+                           STORE_IF_REPLACES, rk->best.version, op->c->now_ms, NULL, NULL);
+            continue;
+        }
+        argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->winner, rk->best.version);
+        argv[0] = (struct resp_arg){ "RC.REPLACE", 10 };
+        l = cluster_worker_link(op->c->w, &op->v->m[rk->who[i]]);
+        if (l != NULL) {
+            bus_link_send(l, argc, argv, op->c->now_ms + 1000, NULL, NULL);
+        }
+    }
+}
+
 static void
 send_done(void *ctx, const char *reply, size_t len)
 {
@@ -524,7 +582,7 @@ send_done(void *ctx, const char *reply, size_t len)
     struct rkey *rk = &op->keys[rq->k];
     struct coord_act acts[COORD_MAX_ACTS];
     uint64_t version = 0;
-    bool ok = reply != NULL && len > 0 && reply[0] != '-';
+    bool ok = reply != NULL && len > 0 && reply[0] != '-', refused = false;
 
     op->inflight--;
     if (ok && op->phase == PH_READ && rk->co.kind == COORD_READ) {
@@ -537,6 +595,18 @@ send_done(void *ctx, const char *reply, size_t len)
         } else {
             entry_clear(&fetched);
         }
+    } else if (ok && reply[0] == '*') {
+        /* RC.PUTIF refused: the answer is the replica's copy */
+        struct entry held = { 0 };
+
+        refused = true;
+        if (parse_get(reply, len, &version, &held) && held.present &&
+            (!rk->winner.present || held.version > rk->winner.version)) {
+            entry_clear(&rk->winner);
+            rk->winner = held;
+        } else {
+            entry_clear(&held);
+        }
     } else if (ok && reply[0] == ':') {
         struct resp_arg el = { reply, len };
         long long v;
@@ -548,7 +618,9 @@ send_done(void *ctx, const char *reply, size_t len)
     {
         int k = rq->k, idx = rq->idx;
         free(rq);
-        key_acts(op, k, coord_on_reply(&rk->co, (size_t)idx, ok, version, acts), acts);
+        key_acts(op, k, refused ? coord_on_refusal(&rk->co, (size_t)idx, acts)
+                                : coord_on_reply(&rk->co, (size_t)idx, ok, version, acts), acts);
+        key_withdraw(op, k);
     }
     op_step(op);
     op_maybe_free(op);
@@ -711,6 +783,7 @@ op_maybe_free(struct rop *op)
     op_unlink(op);
     for (int k = 0; k < op->nkeys; k++) {
         entry_clear(&op->keys[k].best);
+        entry_clear(&op->keys[k].winner);
     }
     resp_buf_deinit(&op->reply);
     view_release(&op->v);
@@ -1059,9 +1132,21 @@ fwd_done(void *ctx, const char *reply, size_t len)
 {
     struct fwd *f = ctx;
 
+    if (reply == NULL && len != BUS_UNSENT &&
+        classify(f->cmd, f->argc - 5, f->argv + 5) == K_RMW) {
+        /* it may have run there: run again elsewhere, an INCR would count
+         * twice (a blind write or a read repeats harmlessly) */
+        static const char err[] =
+            "-NOREPLICAS The coordinator did not answer: the write may have been applied\r\n";
+        atomic_fetch_add_explicit(&rp.forwards_unsure, 1, memory_order_relaxed);
+        f->fn(f->ctx, err, sizeof err - 1);
+        fwd_end(f);
+        return;
+    }
     if (reply == NULL) {
-        /* the link broke (a reset at once for a killed member) or the
-         * deadline passed: the next replica coordinates */
+        /* the link broke (a reset at once for a killed member), the
+         * deadline passed, or the request never left: the next replica
+         * coordinates */
         atomic_fetch_add_explicit(&rp.forwards_failed_over, 1, memory_order_relaxed);
         fwd_try(f);
         return;
@@ -1257,9 +1342,30 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     }
 }
 
+/* The copy held here, in RC.GET's long form. */
+static void
+reply_entry(struct client *c, const struct entry *e)
+{
+    resp_add_array(&c->out, 3);
+    resp_add_int(&c->out, (int64_t)e->version);
+    resp_add_int(&c->out, e->expire_ms);
+    if (e->tomb) {
+        resp_add_null(&c->out, RESP2);
+    } else {
+        resp_add_bulk(&c->out, e->val, e->vlen);
+    }
+}
+
+/* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value]: a
+ * replica write; a read-modify-write's, refused (answered with the copy
+ * held) when this member holds a write it was not made over; a lost
+ * write's withdrawal (parent: the version withdrawn). */
 void
 repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
 {
+    enum store_guard guard = arg_is(&argv[0], "rc.putif")     ? STORE_IF_FOLLOWS
+                             : arg_is(&argv[0], "rc.replace") ? STORE_IF_REPLACES
+                                                              : STORE_IF_NEWER;
     uint64_t ver, parent, cur = 0, prev = 0;
     long long exp;
 
@@ -1270,19 +1376,34 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
     }
     c->now_ms = now_ms();
     hlc_observe(&rp.hlc, ver);
-    switch (store_apply(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
-                        argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, c->now_ms, &cur, &prev)) {
+    switch (store_apply_if(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
+                           argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, guard, parent,
+                           c->now_ms, &cur, &prev)) {
     case STORE_ENOMEM:
         reply_error(c, ERR_OOM);
         return;
     case STORE_ETOOBIG: /* not held here: no ack */
         reply_error(c, "ERR value is larger than this replica's proto-max-bulk-len");
         return;
+    case STORE_ECONFLICT: {
+        struct entry e = { 0 };
+
+        atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
+        entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
+        if (e.present) {
+            reply_entry(c, &e);
+        } else {
+            /* expired since: nothing left to refuse with */
+            resp_add_int(&c->out, 0);
+        }
+        entry_clear(&e);
+        return;
+    }
     default:
         break;
     }
     /* held a version the coordinator never saw: two writes met here */
-    if (version_compare(prev, ver, parent) == VERSION_CONCURRENT) {
+    if (guard == STORE_IF_NEWER && version_compare(prev, ver, parent) == VERSION_CONCURRENT) {
         atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
     }
     resp_add_int(&c->out, (int64_t)cur);
@@ -1304,14 +1425,7 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         resp_add_array(&c->out, 1);
         resp_add_int(&c->out, (int64_t)e.version);
     } else {
-        resp_add_array(&c->out, 3);
-        resp_add_int(&c->out, (int64_t)e.version);
-        resp_add_int(&c->out, e.expire_ms);
-        if (e.tomb) {
-            resp_add_null(&c->out, RESP2);
-        } else {
-            resp_add_bulk(&c->out, e.val, e.vlen);
-        }
+        reply_entry(c, &e);
     }
     entry_clear(&e);
 }
@@ -1565,6 +1679,8 @@ repl_info(struct resp_buf *b)
     RI("repl_rmw_reads", rmw_reads);
     RI("read_repairs", read_repairs);
     RI("version_conflicts", conflicts);
+    RI("repl_writes_withdrawn", withdrawn);
+    RI("repl_forwards_unsure", forwards_unsure);
     RI("forwards_failed_over", forwards_failed_over);
     RI("hints_sent", hints_sent);
     RI("hints_kept", hints_kept);

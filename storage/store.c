@@ -1071,6 +1071,7 @@ store_strerror(enum store_status st)
     case STORE_ENOMEM:    return "over maxmemory and nothing to evict";
     case STORE_ETOOBIG:   return "string exceeds maximum allowed size";
     case STORE_ENOTSET:   return "condition not met";
+    case STORE_ECONFLICT: return "a concurrent write is held";
     }
     return "unknown store status";
 }
@@ -2088,6 +2089,15 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
             size_t vlen, int64_t expire_ms, bool tomb, uint64_t version,
             int64_t now_ms, uint64_t *cur, uint64_t *prev)
 {
+    return store_apply_if(st, key, klen, val, vlen, expire_ms, tomb, version, STORE_IF_NEWER, 0,
+                          now_ms, cur, prev);
+}
+
+enum store_status
+store_apply_if(struct store *st, const char *key, size_t klen, const void *val, size_t vlen,
+               int64_t expire_ms, bool tomb, uint64_t version, enum store_guard guard,
+               uint64_t base, int64_t now_ms, uint64_t *cur, uint64_t *prev)
+{
     enum store_status rc = STORE_OK;
     struct item **slot;
     struct item *nit;
@@ -2129,7 +2139,9 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
     if (prev != NULL) {
         *prev = have;
     }
-    if (version <= have) {
+    if (guard == STORE_IF_FOLLOWS && have > base && have != version) {
+        rc = STORE_ECONFLICT;
+    } else if (guard == STORE_IF_REPLACES ? have != base || version == have : version <= have) {
         rc = STORE_ENOTSET;
     } else {
         do_link(st, sh, slot, nit, h);

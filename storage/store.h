@@ -34,6 +34,7 @@ enum store_status {
     STORE_ENOMEM = -7,     /* over maxmemory and nothing could be evicted */
     STORE_ETOOBIG = -8,    /* the string would exceed max_value_len */
     STORE_ENOTSET = -9,    /* a condition (GT/LT/NX/XX) held the change back */
+    STORE_ECONFLICT = -10, /* a replica holds a write the incoming one never saw */
 };
 
 const char *store_strerror(enum store_status st);
@@ -249,6 +250,23 @@ enum store_status store_apply(struct store *st, const char *key, size_t klen,
                               const void *val, size_t vlen, int64_t expire_ms,
                               bool tomb, uint64_t version, int64_t now_ms, uint64_t *cur,
                               uint64_t *prev);
+
+/* store_apply under a condition on the version held (have), checked and
+ * applied under the shard's lock:
+ *   STORE_IF_NEWER    version > have (store_apply);
+ *   STORE_IF_FOLLOWS  a read-modify-write made over version `base`: as
+ *                     NEWER, but STORE_ECONFLICT when have is neither base
+ *                     nor older than it nor version itself (a write made
+ *                     without seeing have, which a later repair would let
+ *                     one of the two silently overwrite);
+ *   STORE_IF_REPLACES have == base, whatever the order: a coordinator
+ *                     withdrawing its write `base` that lost a conflict,
+ *                     putting back the winner's copy. Else STORE_ENOTSET. */
+enum store_guard { STORE_IF_NEWER, STORE_IF_FOLLOWS, STORE_IF_REPLACES };
+enum store_status store_apply_if(struct store *st, const char *key, size_t klen,
+                                 const void *val, size_t vlen, int64_t expire_ms, bool tomb,
+                                 uint64_t version, enum store_guard guard, uint64_t base,
+                                 int64_t now_ms, uint64_t *cur, uint64_t *prev);
 
 /* ---- keyspace ------------------------------------------------------------ */
 

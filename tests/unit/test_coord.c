@@ -171,6 +171,30 @@ Test(coord, at_the_deadline_a_write_fails_and_keeps_hints_for_the_silent)
     cr_assert(eq(sz, coord_on_reply(&co, 0, true, 0, acts), 0));
 }
 
+Test(coord, a_refusal_does_not_count_and_gets_no_hint)
+{
+    size_t n;
+
+    setup_members("uuuu", COORD_WRITE, 0, 3, 2);
+    coord_start(&co, acts);
+    n = coord_on_refusal(&co, 1, acts);
+    cr_assert(eq(sz, n, 0)); /* no hint, no stand-in, not done: 2 still out */
+    cr_assert(eq(sz, coord_on_refusal(&co, 1, acts), 0));
+    n = coord_on_reply(&co, 2, true, 0, acts);
+    cr_assert(find(n, COORD_DONE)->ok);
+    cr_assert(coord_acked(&co, 0) && coord_acked(&co, 2));
+    cr_assert(not(coord_acked(&co, 1)));
+
+    setup_members("uuu", COORD_WRITE, 0, 3, 2);
+    coord_start(&co, acts);
+    cr_assert(eq(sz, coord_on_refusal(&co, 1, acts), 0));
+    n = coord_on_refusal(&co, 2, acts);
+    cr_assert(eq(sz, count(n, COORD_HINT) + count(n, COORD_KEEP_HINT), 0));
+    cr_assert(not(find(n, COORD_DONE)->ok));
+    cr_assert(eq(int, find(n, COORD_DONE)->acks, 1));
+    cr_assert(coord_finished(&co));
+}
+
 Test(coord, a_quorum_read_asks_r_minus_one_and_never_waits_for_more)
 {
     size_t n;

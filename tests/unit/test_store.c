@@ -2037,6 +2037,39 @@ Test(store, apply_reports_the_version_it_found)
     cr_assert(eq(u64, cur, 12));
 }
 
+static enum store_status
+apply_if(const char *k, const char *v, uint64_t version, enum store_guard g, uint64_t base)
+{
+    return store_apply_if(st, k, strlen(k), v, strlen(v), 0, false, version, g, base, T0, NULL,
+                          NULL);
+}
+
+Test(store, a_read_modify_writes_copy_is_refused_where_a_write_it_never_saw_is_held)
+{
+    cr_assert(eq(int, apply_if("k", "a", 10, STORE_IF_FOLLOWS, 0), STORE_OK), "absent");
+    cr_assert(eq(int, apply_if("k", "b", 20, STORE_IF_FOLLOWS, 10), STORE_OK), "made over 10");
+    cr_assert(eq(int, apply_if("k", "c", 30, STORE_IF_FOLLOWS, 10), STORE_ECONFLICT),
+              "20 was not seen");
+    cr_assert(eq(int, apply_if("k", "c", 15, STORE_IF_FOLLOWS, 10), STORE_ECONFLICT),
+              "older and unseen alike");
+    cr_assert(eq(int, apply_if("k", "b", 20, STORE_IF_FOLLOWS, 10), STORE_ENOTSET), "a duplicate");
+    cr_assert(eq(int, apply_if("k", "d", 40, STORE_IF_FOLLOWS, 30), STORE_OK),
+              "made over a newer copy than this one");
+    cr_assert(eq(str, (char *)get_s("k"), "d"));
+}
+
+Test(store, a_withdrawal_replaces_only_the_version_it_names_in_either_order)
+{
+    cr_assert(eq(int, apply("k", "lost", 0, false, 50, NULL), STORE_OK));
+    cr_assert(eq(int, apply_if("k", "won", 40, STORE_IF_REPLACES, 49), STORE_ENOTSET));
+    cr_assert(eq(int, apply_if("k", "won", 40, STORE_IF_REPLACES, 50), STORE_OK), "older, back");
+    cr_assert(eq(str, (char *)get_s("k"), "won"));
+    cr_assert(eq(int, apply_if("k", "won", 40, STORE_IF_REPLACES, 40), STORE_ENOTSET), "itself");
+    cr_assert(eq(int, apply_if("k", "x", 60, STORE_IF_REPLACES, 0), STORE_ENOTSET));
+    cr_assert(eq(int, apply_if("absent", "x", 60, STORE_IF_REPLACES, 50), STORE_ENOTSET));
+    cr_assert(eq(u64, store_dbsize(st), 1));
+}
+
 Test(store, an_applied_tombstone_hides_the_key_and_masks_older_applies)
 {
     uint64_t cur = 0;
