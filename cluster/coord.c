@@ -108,6 +108,12 @@ coord_init(struct coord *co, enum coord_kind kind, const struct coord_member *m,
     co->acks = 1;
 }
 
+void
+coord_self_uncounted(struct coord *co)
+{
+    co->acks = 0;
+}
+
 size_t
 coord_start(struct coord *co, struct coord_act *out)
 {

@@ -97,6 +97,12 @@ struct coord {
 void coord_init(struct coord *co, enum coord_kind kind, const struct coord_member *m,
                 size_t nm, size_t self, size_t n, size_t need, uint64_t self_version);
 
+/* A read whose coordinator's own copy may lack acknowledged writes (its
+ * memory was emptied by a restart and is being refilled): the copy still
+ * competes for newest and is repaired, but R answers must come from other
+ * replicas. Call before coord_start. */
+void coord_self_uncounted(struct coord *co);
+
 /* Each returns how many actions it wrote to out (room for COORD_MAX_ACTS). */
 size_t coord_start(struct coord *co, struct coord_act *out);
 /* Member `from` answered (ok, holding `version`), or its send failed (!ok).

@@ -666,7 +666,7 @@ cluster_setup(void)
     drain();
     view_publish();
     conf_save();
-    if (repl_setup(self.id) < 0) {
+    if (repl_setup(self.id, nsaved > 1) < 0) {
         return -1;
     }
     config_on_change(OPT_REQUIREPASS, secret_changed);

@@ -6,9 +6,13 @@
  *          store was empty at start (a new member, or one whose memory a
  *          restart emptied): every slot it replicates; (b) whenever a new
  *          view puts it on a slot's first N that the previous view did not;
- *   whom   the first live member of the slot's first N + 1 other than
- *          itself: with this member taken off the ring, the list closes up,
- *          so they are the slot's N holders from before;
+ *   whom   the live members of the slot's first N + 1 other than itself:
+ *          with this member taken off the ring, the list closes up, so they
+ *          are the slot's N holders from before. One after another, N - W +
+ *          1 of them (or as many as are up): an acknowledged write is on W
+ *          of the N, so at least one of those holds it, even when it was
+ *          this member's copy that a restart lost. Until then the slot is
+ *          incomplete here: quorum reads do not count this copy;
  *   how    RC.SLOTSCAN pages through the source's slot index, entries with
  *          their versions, expiries and tombstones, and each is installed
  *          with store_apply, which keeps the newer version, so a write that
@@ -50,18 +54,44 @@ enum { SLOT_DONE = 0, SLOT_PENDING, SLOT_ASKED };
 
 static struct {
     bool fresh;     /* the store was empty at start */
+    bool rejoining; /* nodes.conf listed other members: it was in a cluster */
     bool seeded;    /* (a) has run */
     bool stopping;  /* teardown: answers that fail now start nothing */
     uint8_t state[CLUSTER_SLOTS];
     uint64_t cursor[CLUSTER_SLOTS];
     uint64_t flushes[CLUSTER_SLOTS]; /* store_flushes when the page was asked */
+    uint8_t passes[CLUSTER_SLOTS];   /* sources pulled whole */
     _Atomic size_t pending; /* read by INFO on any thread */
     size_t asked, next;
     struct view *last; /* pinned: the view the pending set last compared with */
     int64_t window_ms;
     uint64_t window_bytes;
     _Atomic uint64_t slots_moved, keys_received, bytes_received;
+    /* read by workers: the slots whose copy here may lack acknowledged
+     * writes (pending, or every slot while a fresh store is not seeded) */
+    _Atomic uint64_t incomplete[CLUSTER_SLOTS / 64];
+    _Atomic bool unseeded;
 } rb;
+
+static void
+mark(uint16_t slot, bool incomplete)
+{
+    uint64_t bit = UINT64_C(1) << (slot % 64);
+
+    if (incomplete) {
+        atomic_fetch_or_explicit(&rb.incomplete[slot / 64], bit, memory_order_relaxed);
+    } else {
+        atomic_fetch_and_explicit(&rb.incomplete[slot / 64], ~bit, memory_order_relaxed);
+    }
+}
+
+bool
+rebalance_slot_incomplete(uint16_t slot)
+{
+    return atomic_load_explicit(&rb.unseeded, memory_order_relaxed) ||
+           (atomic_load_explicit(&rb.incomplete[slot / 64], memory_order_relaxed) >>
+                (slot % 64) & 1);
+}
 
 /* ---- the source: RC.SLOTSCAN ---------------------------------------------------------*/
 
@@ -124,23 +154,27 @@ in_first(const struct view *v, uint16_t slot, size_t n, int m)
     return false;
 }
 
+/* gate: the slot is incomplete here until pulled (see rebalance.h) */
 static void
-want(uint16_t slot)
+want(uint16_t slot, bool gate)
 {
     if (rb.state[slot] == SLOT_DONE) {
         rb.state[slot] = SLOT_PENDING;
         rb.cursor[slot] = 0;
+        rb.passes[slot] = 0;
         rb.pending++;
+        mark(slot, gate);
     }
 }
 
+/* The slot's skip-th live holder other than us, -1 past the last. */
 static int
-source_of(const struct view *v, uint16_t slot, size_t n)
+source_of(const struct view *v, uint16_t slot, size_t n, unsigned skip)
 {
     for (size_t i = 0; i <= n && i < v->npref[slot]; i++) {
         int m = v->pref[slot][i];
 
-        if (m != v->self && view_up(v, m)) {
+        if (m != v->self && view_up(v, m) && skip-- == 0) {
             return m;
         }
     }
@@ -225,8 +259,19 @@ pull_done(void *ctx, const char *reply, size_t len)
     }
     rb.cursor[slot] = (uint64_t)cursor;
     if (cursor == 0) {
+        struct view *v = view_get();
+        struct repl_levels lv;
+
+        repl_levels(NULL, v, &lv);
+        rb.passes[slot]++;
+        if (rb.passes[slot] < lv.n - lv.w + 1 &&
+            source_of(v, slot, lv.n, rb.passes[slot]) >= 0) {
+            pull_more(); /* the next source, from its start */
+            return;
+        }
         rb.state[slot] = SLOT_DONE;
         rb.pending--;
+        mark(slot, false);
         atomic_fetch_add_explicit(&rb.slots_moved, 1, memory_order_relaxed);
     }
     pull_more();
@@ -256,7 +301,8 @@ pull_more(void)
         int src;
         struct bus_link *l;
 
-        if (rb.state[slot] != SLOT_PENDING || (src = source_of(v, slot, lv.n)) < 0 ||
+        if (rb.state[slot] != SLOT_PENDING ||
+            (src = source_of(v, slot, lv.n, rb.passes[slot])) < 0 ||
             (l = cluster_main_link(&v->m[src])) == NULL) {
             continue;
         }
@@ -287,9 +333,10 @@ compare_views(struct view *v)
         rb.seeded = true;
         for (uint16_t s = 0; rb.fresh && s < CLUSTER_SLOTS; s++) {
             if (in_first(v, s, lv.n, v->self)) {
-                want(s);
+                want(s, rb.rejoining);
             }
         }
+        atomic_store(&rb.unseeded, false);
     } else if (rb.last != NULL && rb.last->ring_members > 1) {
         struct repl_levels lo;
 
@@ -303,7 +350,7 @@ compare_views(struct view *v)
         }
         for (uint16_t s = 0; s < CLUSTER_SLOTS; s++) {
             if (in_first(v, s, lv.n, v->self) && !in_first(rb.last, s, lo.n, was)) {
-                want(s);
+                want(s, true);
             }
         }
     }
@@ -311,6 +358,7 @@ compare_views(struct view *v)
         if (rb.state[s] != SLOT_DONE && !in_first(v, s, lv.n, v->self)) {
             rb.state[s] = SLOT_DONE; /* no longer ours: an answer in flight is dropped */
             rb.pending--;
+            mark(s, false);
         }
     }
     view_release(&rb.last);
@@ -318,11 +366,16 @@ compare_views(struct view *v)
 }
 
 void
-rebalance_setup(void)
+rebalance_setup(bool rejoining)
 {
+    rb.rejoining = rejoining;
     memset(rb.state, 0, sizeof rb.state);
     rb.pending = rb.asked = 0;
     rb.fresh = store_dbsize(server.store) == 0;
+    for (size_t i = 0; i < CLUSTER_SLOTS / 64; i++) {
+        atomic_store(&rb.incomplete[i], 0);
+    }
+    atomic_store(&rb.unseeded, rb.fresh && rejoining);
     rb.seeded = false;
     rb.stopping = false;
 }

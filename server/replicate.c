@@ -643,6 +643,9 @@ key_begin(struct rop *op, int k, enum coord_kind kind, size_t need, uint64_t sel
         }
     }
     coord_init(&rk->co, kind, m, np, self, op->n, need, self_version);
+    if (kind == COORD_READ && rebalance_slot_incomplete(rk->slot)) {
+        coord_self_uncounted(&rk->co);
+    }
     rk->active = true;
     rk->done = false;
     op->pending++;
@@ -1419,6 +1422,12 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         reply_error(c, "ERR malformed RC.GET");
         return;
     }
+    if (rebalance_slot_incomplete(slots_keyslot(argv[1].p, argv[1].len))) {
+        /* an empty answer here could hide an acknowledged write: the
+         * coordinator asks another replica */
+        reply_error(c, "LOADING This member is still receiving the key's slot");
+        return;
+    }
     c->now_ms = now_ms();
     entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
     if (e.version <= have) {
@@ -1620,7 +1629,7 @@ versions_sync(void)
 }
 
 int
-repl_setup(const char *member_id)
+repl_setup(const char *member_id, bool rejoining)
 {
     char err[256];
 
@@ -1632,7 +1641,7 @@ repl_setup(const char *member_id)
     }
     rp.on = true;
     versions_sync();
-    rebalance_setup();
+    rebalance_setup(rejoining);
     return 0;
 }
 

@@ -53,7 +53,7 @@ void repl_levels_for(unsigned kind, unsigned cons_r, unsigned cons_w, const stru
                      struct repl_levels *out);
 
 /* Main thread, at cluster setup / teardown. */
-int repl_setup(const char *member_id);
+int repl_setup(const char *member_id, bool rejoining);
 void repl_teardown(void);
 /* Main thread, every tick: replay hints to members that are up. */
 void repl_main_tick(int64_t now);

@@ -1731,6 +1731,8 @@ Test(replication, a_quorum_get_answers_the_newest_copy_and_repairs_the_reader)
     redisFree(c);
 }
 
+static void key_listed(int a, int b, char *key, size_t cap);
+
 /* The same key's bus copy on member m: "version value", "" when absent. */
 static void
 copy_on(int m, const char *key, char *out, size_t cap)
@@ -1813,6 +1815,60 @@ Test(replication, a_read_modify_write_that_lost_a_race_is_refused_and_withdrawn)
     cr_assert(eq(i64, r->integer, 101));
     freeReplyObject(r);
     redisFree(c);
+}
+
+/* A member that a restart emptied had a copy of an acknowledged write (W =
+ * 2: it and member 0), and the other replica (member 2) missed it. Until
+ * it has pulled the slot back from enough holders (N - W + 1), its empty
+ * copy must not count as one of R = 2 answers: read with member 2's, the
+ * write would be gone. Pulls are throttled to a few slots a second so the
+ * key's slot is still pending when read. */
+Test(replication, a_member_emptied_by_a_restart_does_not_answer_for_what_it_lost)
+{
+    redisContext *c = harness_connect(&nodes[0].s), *c1;
+    struct harness_server bus0 = { .pid = nodes[0].s.pid, .port = nodes[0].bus_port };
+    redisContext *b;
+    redisReply *r;
+    char key[32], got[64];
+    unsigned long long old;
+
+    key_listed(1, 2, key, sizeof key);
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ALL"));
+    r = harness_cmd(c, "SET %s old", key);
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    copy_on(0, key, got, sizeof got);
+    cr_assert(sscanf(got, "%llu", &old) == 1);
+    b = harness_connect(&bus0);
+    r = harness_cmd(b, "RC.PUT %s %llu %llu 0 acked", key, old + (1ull << 22), old);
+    cr_assert(eq(int, r->type, REDIS_REPLY_INTEGER));
+    freeReplyObject(r);
+    redisFree(b);
+    redisFree(c);
+
+    node_kill(1, SIGKILL);
+    extra_args[0] = "--rebalance-max-bytes-per-sec";
+    extra_args[1] = "1";
+    node_start(1, 0);
+    extra_args[0] = extra_args[1] = NULL;
+    cr_assert(wait_agreement(3, 5000) >= 0);
+    cr_assert(gt(i64, info_num(1, "rebalance_slots_pending"), 16000), "the throttle holds");
+    {
+        struct harness_server bus1 = { .pid = nodes[1].s.pid, .port = nodes[1].bus_port };
+        b = harness_connect(&bus1);
+        r = harness_cmd(b, "RC.GET %s 0", key);
+        cr_assert(eq(int, r->type, REDIS_REPLY_ERROR));
+        cr_assert(strncmp(r->str, "LOADING ", 8) == 0, "%s", r->str);
+        freeReplyObject(r);
+        redisFree(b);
+    }
+    c1 = harness_connect(&nodes[1].s);
+    freeReplyObject(harness_cmd(c1, "CONSISTENCY QUORUM"));
+    r = harness_cmd(c1, "GET %s", key);
+    cr_assert(eq(int, r->type, REDIS_REPLY_STRING), "%s", r->str ? r->str : "");
+    cr_assert(eq(str, r->str, "acked"));
+    freeReplyObject(r);
+    redisFree(c1);
 }
 
 /* A connection's pipelined commands on a key run in order, as on one

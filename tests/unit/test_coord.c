@@ -195,6 +195,28 @@ Test(coord, a_refusal_does_not_count_and_gets_no_hint)
     cr_assert(coord_finished(&co));
 }
 
+Test(coord, a_read_whose_own_copy_is_uncounted_needs_r_other_answers)
+{
+    size_t n;
+
+    setup_members("uuu", COORD_READ, 0, 3, 2);
+    coord_self_uncounted(&co);
+    n = coord_start(&co, acts);
+    cr_assert(eq(sz, count(n, COORD_GET), 2));
+    n = coord_on_reply(&co, 1, true, 50, acts);
+    cr_assert(eq(sz, count(n, COORD_DONE), 0));
+    n = coord_on_reply(&co, 2, true, 200, acts);
+    cr_assert(find(n, COORD_DONE)->ok);
+    cr_assert(eq(int, find(n, COORD_DONE)->best, 2));
+    cr_assert(eq(sz, count(n, COORD_REPAIR), 2), "ours (100) and 1's (50)");
+
+    setup_members("uud", COORD_READ, 0, 3, 2);
+    coord_self_uncounted(&co);
+    coord_start(&co, acts);
+    n = coord_on_reply(&co, 1, true, 50, acts);
+    cr_assert(not(find(n, COORD_DONE)->ok), "one other replica is not two answers");
+}
+
 Test(coord, a_quorum_read_asks_r_minus_one_and_never_waits_for_more)
 {
     size_t n;
