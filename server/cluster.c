@@ -523,6 +523,10 @@ load_conf(struct mbr_member **members, size_t *count, size_t *myself)
     fseek(f, 0, SEEK_END);
     len = ftell(f);
     fseek(f, 0, SEEK_SET);
+    if (len == 0) {
+        fclose(f); /* created and never written (by hand): a new member, as Redis */
+        return 0;
+    }
     text = malloc((size_t)len + 1);
     if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
         free(text);
@@ -690,12 +694,21 @@ cluster_teardown(void)
         bus_link_destroy(&cl.links[i]);
     }
     cl.nlinks = 0;
+    /* a setup that failed part way (a damaged nodes.conf, a bus port in
+     * use) leaves some of these unmade */
     if (cl.bus_ev != NULL) {
         event_free(cl.bus_ev);
         close(cl.bus_fd);
+        cl.bus_ev = NULL;
     }
-    event_free(cl.tick_ev);
-    event_free(cl.inbox_ev);
+    if (cl.tick_ev != NULL) {
+        event_free(cl.tick_ev);
+        cl.tick_ev = NULL;
+    }
+    if (cl.inbox_ev != NULL) {
+        event_free(cl.inbox_ev);
+        cl.inbox_ev = NULL;
+    }
     while ((it = cl.inbox) != NULL) {
         cl.inbox = it->next;
         free(it->msg.records);

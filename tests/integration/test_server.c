@@ -994,6 +994,46 @@ Test(server, a_bad_directive_value_stops_the_server_at_startup)
     cr_assert(strstr(out, "argument must be a memory value") != NULL, "%s", out);
 }
 
+/* nodes.conf is replaced whole (written, fsynced, renamed), so a crash
+ * leaves the old or the new; one damaged by hand or by the disk stops the
+ * member with the line (it used to crash tearing down a half-made
+ * cluster), rather than rejoining under a made-up identity. An empty one
+ * (touch nodes.conf) starts a new member, as in Redis. */
+Test(server, a_damaged_nodes_conf_stops_a_cluster_member_at_startup)
+{
+    char out[4096], dir[] = "/tmp/ringcache-nodesconf-XXXXXX", path[300];
+    FILE *f;
+    int status;
+
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/nodes.conf", dir);
+    f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs("0123 not a member line\n\x01\xff garbage\n", f);
+    fclose(f);
+    status = harness_server_run_to_exit(out, sizeof out, "--cluster-enabled", "yes", "--dir", dir,
+                                        NULL);
+    cr_assert(status != -1, "the server did not exit");
+    cr_assert(harness_exited_nonzero(status), "status 0x%x", status);
+    cr_assert(strstr(out, "nodes.conf is corrupt at line 1") != NULL, "%s", out);
+    cr_assert(strstr(out, "move it away to start as a new member") != NULL, "%s", out);
+    f = fopen(path, "w");
+    fclose(f);
+    {
+        struct harness_server *m = harness_server_start("--cluster-enabled", "yes", "--dir", dir,
+                                                        NULL);
+        redisContext *c = harness_connect(m);
+        redisReply *r = harness_cmd(c, "CLUSTER MYID");
+
+        cr_assert(eq(sz, r->len, 40), "an empty nodes.conf: a new member");
+        freeReplyObject(r);
+        redisFree(c);
+        cr_assert(harness_exited_zero(harness_server_stop(&m)));
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 Test(server, an_unknown_directive_stops_the_server_at_startup)
 {
     char out[4096], path[256];
