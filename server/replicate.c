@@ -266,12 +266,12 @@ struct rkey {
     uint16_t who[COORD_MAX];  /* coordinator index -> view member */
     uint64_t parent;          /* the version the write replaced */
     struct entry best;        /* read: the newest copy seen; write: what is sent */
-    /* A read-modify-write refused by a replica holding a write it never
-     * saw: the newest such copy; once the write has failed (lost), each
-     * member that took it (undone: a bit each) is asked to put this back. */
-    struct entry winner;
+    /* A read-modify-write's: the entry it was made over (pinned), put back
+     * if the write fails (lost); the owners whose hints wait for the
+     * outcome (a bit each). */
+    struct entry was;
     bool lost;
-    uint32_t undone;
+    uint32_t hints;
 };
 
 struct rop {
@@ -391,7 +391,7 @@ op_send(struct rop *op, int k, int idx, int argc, const struct resp_arg *argv)
 }
 
 static void key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts);
-static void key_withdraw(struct rop *op, int k);
+static void key_settle(struct rop *op, int k);
 
 /* A send that could not even be queued fails at once. */
 static void
@@ -432,8 +432,10 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             send_or_fail(op, k, a->to, argc, argv);
             break;
         case COORD_KEEP_HINT:
-            if (rk->winner.present && rk->co.acks < rk->co.need) {
-                break; /* refused and failing: it is withdrawn, not kept */
+            if (op->kind == K_RMW && (!rk->done || rk->lost)) {
+                /* kept once it succeeds: a failed one is withdrawn */
+                rk->hints |= !rk->done ? 1u << a->owner : 0;
+                break;
             }
             hint_keep(op->v->m[rk->who[a->owner]].id, rk->key, rk->klen, &rk->best, rk->parent,
                       op->c->now_ms);
@@ -464,7 +466,9 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
         case COORD_DONE:
             rk->done = true;
             rk->lost = !a->ok && rk->co.kind == COORD_WRITE;
-            key_withdraw(op, k);
+            if (rk->co.kind == COORD_WRITE) {
+                key_settle(op, k);
+            }
             op->pending--;
             if (!a->ok && !op->failed) {
                 op->failed = true;
@@ -533,42 +537,51 @@ parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
     return true;
 }
 
-/* A read-modify-write that failed after a replica refused it: without
- * this, its copies (ours, and those of the members that took it) would
- * outlive the failure and, when newer by the total order, overwrite the
- * refusing replica's write at the next repair: an acknowledged write lost.
- * Each holder still holding our version gets the winner's copy back. Called
- * after every answer: a late ack is withdrawn too. Stand-ins' hints are
- * not reached (none exist with N members). */
+/* A read-modify-write's write phase is over. Succeeded: the hints it held
+ * back are kept. Failed: it is withdrawn. Its copies (ours, and any replica
+ * that took it) would otherwise outlive the failure and, newer by the total
+ * order, overwrite at the next repair or hint replay a write acknowledged
+ * meanwhile by the other side of a partition, or by the replica that
+ * refused it: an acknowledged INCR lost. Every replica still holding our
+ * version, ourselves included, gets the entry it was made over back
+ * (RC.REPLACE, guarded: a later write is never undone), sent on the link
+ * its write went by, so after it. Not reached: a stand-in's hint (none with
+ * N members), and a key that was absent (there is no older entry). */
 static void
-key_withdraw(struct rop *op, int k)
+key_settle(struct rop *op, int k)
 {
     struct rkey *rk = &op->keys[k];
+    struct resp_arg argv[8];
+    char nums[3][24];
+    int argc;
 
-    if (!rk->lost || !rk->winner.present) {
+    if (op->kind != K_RMW) {
         return;
     }
+    if (!rk->lost) {
+        for (size_t i = 0; i < COORD_MAX; i++) {
+            if (rk->hints >> i & 1) {
+                hint_keep(op->v->m[rk->who[i]].id, rk->key, rk->klen, &rk->best, rk->parent,
+                          op->c->now_ms);
+            }
+        }
+        rk->hints = 0;
+        return;
+    }
+    rk->hints = 0;
+    if (!rk->was.present) {
+        return;
+    }
+    atomic_fetch_add_explicit(&rp.withdrawn, 1, memory_order_relaxed);
+    store_apply_if(server.store, rk->key, rk->klen, rk->was.val, rk->was.vlen, rk->was.expire_ms,
+                   rk->was.tomb, rk->was.version, STORE_IF_REPLACES, rk->best.version,
+                   op->c->now_ms, NULL, NULL);
+    argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->was, rk->best.version);
+    argv[0] = (struct resp_arg){ "RC.REPLACE", 10 };
     for (size_t i = 0; i < rk->co.n; i++) {
-        struct resp_arg argv[8];
-        char nums[3][24];
         struct bus_link *l;
-        int argc;
 
-        if ((rk->undone >> i & 1) || !coord_acked(&rk->co, i)) {
-            continue;
-        }
-        rk->undone |= 1u << i;
-        atomic_fetch_add_explicit(&rp.withdrawn, 1, memory_order_relaxed);
-        if (i == rk->co.self) {
-            store_apply_if(server.store, rk->key, rk->klen, rk->winner.val, rk->winner.vlen,
-                           rk->winner.expire_ms, rk->winner.tomb, rk->winner.version,
-                           STORE_IF_REPLACES, rk->best.version, op->c->now_ms, NULL, NULL);
-            continue;
-        }
-        argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->winner, rk->best.version);
-        argv[0] = (struct resp_arg){ "RC.REPLACE", 10 };
-        l = cluster_worker_link(op->c->w, &op->v->m[rk->who[i]]);
-        if (l != NULL) {
+        if (i != rk->co.self && (l = cluster_worker_link(op->c->w, &op->v->m[rk->who[i]])) != NULL) {
             bus_link_send(l, argc, argv, op->c->now_ms + 1000, NULL, NULL);
         }
     }
@@ -596,17 +609,7 @@ send_done(void *ctx, const char *reply, size_t len)
             entry_clear(&fetched);
         }
     } else if (ok && reply[0] == '*') {
-        /* RC.PUTIF refused: the answer is the replica's copy */
-        struct entry held = { 0 };
-
-        refused = true;
-        if (parse_get(reply, len, &version, &held) && held.present &&
-            (!rk->winner.present || held.version > rk->winner.version)) {
-            entry_clear(&rk->winner);
-            rk->winner = held;
-        } else {
-            entry_clear(&held);
-        }
+        refused = true; /* RC.PUTIF: the replica holds a write this one never saw */
     } else if (ok && reply[0] == ':') {
         struct resp_arg el = { reply, len };
         long long v;
@@ -620,7 +623,6 @@ send_done(void *ctx, const char *reply, size_t len)
         free(rq);
         key_acts(op, k, refused ? coord_on_refusal(&rk->co, (size_t)idx, acts)
                                 : coord_on_reply(&rk->co, (size_t)idx, ok, version, acts), acts);
-        key_withdraw(op, k);
     }
     op_step(op);
     op_maybe_free(op);
@@ -659,10 +661,13 @@ op_execute(struct rop *op)
     struct client *c = op->c;
 
     for (int k = 0; op->write && k < op->nkeys; k++) {
-        struct entry e = { 0 };
-        entry_local(&e, op->keys[k].key, op->keys[k].klen, c->now_ms);
-        op->keys[k].parent = e.version;
-        entry_clear(&e);
+        struct rkey *rk = &op->keys[k];
+
+        entry_local(&rk->was, rk->key, rk->klen, c->now_ms);
+        rk->parent = rk->was.version;
+        if (op->kind != K_RMW) {
+            entry_clear(&rk->was); /* a blind write is not withdrawn */
+        }
     }
     commands_run_captured(c, op->proto, op->argc, op->argv, &op->reply);
 }
@@ -786,7 +791,7 @@ op_maybe_free(struct rop *op)
     op_unlink(op);
     for (int k = 0; k < op->nkeys; k++) {
         entry_clear(&op->keys[k].best);
-        entry_clear(&op->keys[k].winner);
+        entry_clear(&op->keys[k].was);
     }
     resp_buf_deinit(&op->reply);
     view_release(&op->v);
