@@ -1752,6 +1752,38 @@ copy_on(int m, const char *key, char *out, size_t cap)
     redisFree(b);
 }
 
+/* Wait (2 s at most) for member m's copy to be want: a withdrawal comes
+ * off the reply path. */
+static void
+expect_copy(int m, const char *key, const char *want)
+{
+    char got[64];
+
+    for (int t = 0; t < 100; t++) {
+        copy_on(m, key, got, sizeof got);
+        if (strcmp(got, want) == 0) {
+            return;
+        }
+        usleep(20000);
+    }
+    cr_assert(strcmp(got, want) == 0, "member %d holds %s, expected %s", m, got, want);
+}
+
+/* A key coordinated by member 0, set to 5 on every replica through c; its
+ * copy ("version 5") into was. */
+static void
+five_everywhere(redisContext *c, char *key, size_t cap, char *was, size_t wcap)
+{
+    redisReply *r;
+
+    key_coordinated_by(0, key, cap);
+    freeReplyObject(harness_cmd(c, "CONSISTENCY ALL"));
+    r = harness_cmd(c, "SET %s 5", key);
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    copy_on(0, key, was, wcap);
+}
+
 /* Two coordinators' read-modify-writes made from the same copy (a
  * partition, a failover): a replica that already holds one refuses the
  * other, which then fails and is withdrawn from every member that took it.
@@ -1765,16 +1797,11 @@ Test(replication, a_read_modify_write_that_lost_a_race_is_refused_and_withdrawn)
     struct harness_server bus2 = { .pid = nodes[2].s.pid, .port = nodes[2].bus_port };
     redisContext *b;
     redisReply *r;
-    char key[32], want[64], was[64], got[64];
+    char key[32], want[64], was[64];
     long long conflicts = info_num(2, "version_conflicts"), withdrawn = info_num(0, "repl_writes_withdrawn");
     unsigned long long old, v;
 
-    key_coordinated_by(0, key, sizeof key);
-    freeReplyObject(harness_cmd(c, "CONSISTENCY ALL"));
-    r = harness_cmd(c, "SET %s 5", key);
-    cr_assert(eq(str, r->str, "OK"));
-    freeReplyObject(r);
-    copy_on(2, key, was, sizeof was);
+    five_everywhere(c, key, sizeof key, was, sizeof was);
     cr_assert(sscanf(was, "%llu", &old) == 1);
     v = old + (1ull << 40); /* minutes past member 0's clock: a write it never saw */
     b = harness_connect(&bus2);
@@ -1797,15 +1824,7 @@ Test(replication, a_read_modify_write_that_lost_a_race_is_refused_and_withdrawn)
     freeReplyObject(r);
     cr_assert(eq(i64, info_num(2, "version_conflicts"), conflicts + 2));
     for (int i = 0; i < 3; i++) {
-        /* member 1's copy comes back off the reply path */
-        for (int t = 0; t < 100; t++) {
-            copy_on(i, key, got, sizeof got);
-            if (strcmp(got, i == 2 ? want : was) == 0) {
-                break;
-            }
-            usleep(20000);
-        }
-        cr_assert(eq(str, got, i == 2 ? want : was), "member %d", i);
+        expect_copy(i, key, i == 2 ? want : was);
     }
     cr_assert(eq(i64, info_num(0, "repl_writes_withdrawn"), withdrawn + 1));
     /* the next INCR reads the winner: 101 everywhere */
@@ -1829,12 +1848,7 @@ Test(replication, a_failed_read_modify_write_is_put_back_and_keeps_no_hint)
     char key[32], was[64], got[64];
     long long hints = info_num(0, "hints_pending");
 
-    key_coordinated_by(0, key, sizeof key);
-    freeReplyObject(harness_cmd(c, "CONSISTENCY ALL"));
-    r = harness_cmd(c, "SET %s 5", key);
-    cr_assert(eq(str, r->str, "OK"));
-    freeReplyObject(r);
-    copy_on(0, key, was, sizeof was);
+    five_everywhere(c, key, sizeof key, was, sizeof was);
     kill(nodes[1].s.pid, SIGSTOP);
     kill(nodes[2].s.pid, SIGSTOP);
     freeReplyObject(harness_cmd(c, "CONSISTENCY 1 2"));
@@ -1848,15 +1862,7 @@ Test(replication, a_failed_read_modify_write_is_put_back_and_keeps_no_hint)
     kill(nodes[1].s.pid, SIGCONT);
     kill(nodes[2].s.pid, SIGCONT);
     for (int i = 1; i < 3; i++) {
-        /* the write, then its withdrawal, arrive as they were sent */
-        for (int t = 0; t < 100; t++) {
-            copy_on(i, key, got, sizeof got);
-            if (strcmp(got, was) == 0) {
-                break;
-            }
-            usleep(20000);
-        }
-        cr_assert(eq(str, got, was), "member %d", i);
+        expect_copy(i, key, was); /* the write, then its withdrawal, as sent */
     }
     redisFree(c);
 }
