@@ -231,7 +231,12 @@ seg_block_unpack(const struct seg_block_hdr *h, const uint8_t *payload,
         return SEG_ECORRUPT;
     }
     if (h->codec == SEG_CODEC_RAW) {
-        memcpy(out, payload, h->clen);
+        /* an empty block may come with out == NULL (seg_scan allocates
+         * nothing for it), and memcpy from or to NULL is undefined even
+         * for 0 bytes */
+        if (h->clen != 0) {
+            memcpy(out, payload, h->clen);
+        }
         return SEG_OK;
     }
     n = dctx != NULL ? ZSTD_decompressDCtx(dctx, out, cap, payload, h->clen)
