@@ -7,6 +7,9 @@
  */
 #include "tests/integration/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -1001,10 +1004,22 @@ Test(server, a_bad_directive_value_stops_the_server_at_startup)
  * (touch nodes.conf) starts a new member, as in Redis. */
 Test(server, a_damaged_nodes_conf_stops_a_cluster_member_at_startup)
 {
-    char out[4096], dir[] = "/tmp/ringcache-nodesconf-XXXXXX", path[300];
+    char out[4096], dir[] = "/tmp/ringcache-nodesconf-XXXXXX", path[300], bus[16];
     FILE *f;
     int status;
 
+    {
+        /* the bus port defaults to the client port + 10000, past 65535 for
+         * the harness's ephemeral ports: name a free one */
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                  getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+        snprintf(bus, sizeof bus, "%d", ntohs(sa.sin_port));
+        close(fd);
+    }
     cr_assert(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/nodes.conf", dir);
     f = fopen(path, "w");
@@ -1012,7 +1027,7 @@ Test(server, a_damaged_nodes_conf_stops_a_cluster_member_at_startup)
     fputs("0123 not a member line\n\x01\xff garbage\n", f);
     fclose(f);
     status = harness_server_run_to_exit(out, sizeof out, "--cluster-enabled", "yes", "--dir", dir,
-                                        NULL);
+                                        "--cluster-bus-port", bus, NULL);
     cr_assert(status != -1, "the server did not exit");
     cr_assert(harness_exited_nonzero(status), "status 0x%x", status);
     cr_assert(strstr(out, "nodes.conf is corrupt at line 1") != NULL, "%s", out);
@@ -1021,7 +1036,7 @@ Test(server, a_damaged_nodes_conf_stops_a_cluster_member_at_startup)
     fclose(f);
     {
         struct harness_server *m = harness_server_start("--cluster-enabled", "yes", "--dir", dir,
-                                                        NULL);
+                                                        "--cluster-bus-port", bus, NULL);
         redisContext *c = harness_connect(m);
         redisReply *r = harness_cmd(c, "CLUSTER MYID");
 
