@@ -102,7 +102,7 @@ link_close(struct bus_link *l)
 static void
 link_fail(struct bus_link *l, const char *why)
 {
-    size_t sent = l->connected ? 0 : BUS_UNSENT;
+    size_t fail_len = l->connected ? 0 : BUS_UNSENT;
 
     log_msg(LOG_VERBOSE, "cluster bus link to %s:%u failed: %s", l->addr, l->port, why);
     link_close(l);
@@ -114,7 +114,7 @@ link_fail(struct bus_link *l, const char *why)
     while (l->qlen > 0) {
         struct pending p = pending_pop(l);
         if (p.fn != NULL) {
-            p.fn(p.ctx, NULL, sent);
+            p.fn(p.ctx, NULL, fail_len);
         }
     }
 }

@@ -432,10 +432,12 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             send_or_fail(op, k, a->to, argc, argv);
             break;
         case COORD_KEEP_HINT:
-            if (op->kind == K_RMW && (!rk->done || rk->lost)) {
-                /* kept once it succeeds: a failed one is withdrawn */
-                rk->hints |= !rk->done ? 1u << a->owner : 0;
+            if (op->kind == K_RMW && !rk->done) {
+                rk->hints |= 1u << a->owner; /* key_settle keeps it if it succeeds */
                 break;
+            }
+            if (op->kind == K_RMW && rk->lost) {
+                break; /* withdrawn: its hint would bring it back */
             }
             hint_keep(op->v->m[rk->who[a->owner]].id, rk->key, rk->klen, &rk->best, rk->parent,
                       op->c->now_ms);
@@ -1350,24 +1352,11 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     }
 }
 
-/* The copy held here, in RC.GET's long form. */
-static void
-reply_entry(struct client *c, const struct entry *e)
-{
-    resp_add_array(&c->out, 3);
-    resp_add_int(&c->out, (int64_t)e->version);
-    resp_add_int(&c->out, e->expire_ms);
-    if (e->tomb) {
-        resp_add_null(&c->out, RESP2);
-    } else {
-        resp_add_bulk(&c->out, e->val, e->vlen);
-    }
-}
-
 /* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value]: a
- * replica write; a read-modify-write's, refused (answered with the copy
- * held) when this member holds a write it was not made over; a lost
- * write's withdrawal (parent: the version withdrawn). */
+ * replica write; a read-modify-write's, refused (answered *1 :<version
+ * held>, an array where an ack is an integer) when this member holds a
+ * write it was not made over; a lost write's withdrawal (parent: the
+ * version withdrawn). */
 void
 repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
 {
@@ -1393,20 +1382,11 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
     case STORE_ETOOBIG: /* not held here: no ack */
         reply_error(c, "ERR value is larger than this replica's proto-max-bulk-len");
         return;
-    case STORE_ECONFLICT: {
-        struct entry e = { 0 };
-
+    case STORE_ECONFLICT:
         atomic_fetch_add_explicit(&rp.conflicts, 1, memory_order_relaxed);
-        entry_local(&e, argv[1].p, argv[1].len, c->now_ms);
-        if (e.present) {
-            reply_entry(c, &e);
-        } else {
-            /* expired since: nothing left to refuse with */
-            resp_add_int(&c->out, 0);
-        }
-        entry_clear(&e);
+        resp_add_array(&c->out, 1);
+        resp_add_int(&c->out, (int64_t)cur);
         return;
-    }
     default:
         break;
     }
@@ -1439,7 +1419,14 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         resp_add_array(&c->out, 1);
         resp_add_int(&c->out, (int64_t)e.version);
     } else {
-        reply_entry(c, &e);
+        resp_add_array(&c->out, 3);
+        resp_add_int(&c->out, (int64_t)e.version);
+        resp_add_int(&c->out, e.expire_ms);
+        if (e.tomb) {
+            resp_add_null(&c->out, RESP2);
+        } else {
+            resp_add_bulk(&c->out, e.val, e.vlen);
+        }
     }
     entry_clear(&e);
 }
