@@ -79,9 +79,10 @@ server_path(void)
     return p != NULL ? p : "./ringcache-server";
 }
 
-/* Start member i (reusing its ports and dir when it restarts). */
-static void
-node_start(int i, int seed)
+/* Start member i (reusing its ports and dir when it restarts): false when
+ * it exited during startup. */
+static bool
+node_spawn(int i, int seed)
 {
     struct node *n = &nodes[i];
     char port[16], bus[16], seeds[64], fd_ms[16], gossip[16], logpath[192];
@@ -138,11 +139,37 @@ node_start(int i, int seed)
     for (int t = 0; t < 500; t++) {
         redisContext *c = redisConnect("127.0.0.1", n->s.port);
         bool up = c != NULL && c->err == 0;
+        int status;
+
         redisFree(c);
         if (up) {
-            return;
+            return true;
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            n->s.pid = -1;
+            return false;
         }
         harness_sleep_ms(10);
+    }
+    cr_fatal("member %d did not start", i);
+    return false;
+}
+
+static void
+node_start(int i, int seed)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        bool fresh = nodes[i].s.port == 0;
+
+        if (node_spawn(i, seed)) {
+            return;
+        }
+        if (!fresh) {
+            break;
+        }
+        /* a port free_port found was taken before the member bound it
+         * (seen in CI: the bus port, by another member's connection) */
+        nodes[i].s.port = 0;
     }
     cr_fatal("member %d did not start", i);
 }
