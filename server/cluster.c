@@ -747,7 +747,7 @@ cluster_bus_accept_cb(int lfd, short what, void *arg)
             atomic_fetch_add(&cl.bus_refused, 1);
             continue;
         }
-        net_hand_off(fd, true);
+        net_hand_off(fd, CONN_BUS);
     }
 }
 

@@ -42,6 +42,14 @@ static struct command subcmds[] = {
 };
 #define NSUBS (sizeof subcmds / sizeof subcmds[0])
 
+static struct command mccmds[] = {
+#define X(nm, ar, fl, fn, fk, lk, st, grp, since, sum, hint) \
+    { nm, ar, fl, fn, fk, lk, st, grp, since, sum, hint, NULL, 0, NULL, 0 },
+    MEMCACHE_COMMANDS(X)
+#undef X
+};
+#define NMC (sizeof mccmds / sizeof mccmds[0])
+
 /* Open-addressing table over every full name ("get", "client|list"). */
 #define LOOKUP_SLOTS 512
 static const struct command *lookup_table[LOOKUP_SLOTS];
@@ -320,12 +328,16 @@ commands_setup(void)
         lookup_add(&subcmds[i]);
         doc_parse_hint(subcmds[i].hint, &subcmds[i].args, &subcmds[i].nargs);
     }
+    for (size_t i = 0; i < NMC; i++) {
+        mccmds[i].id = (int)(NCMDS + NSUBS + i);
+        lookup_add(&mccmds[i]);
+    }
 }
 
 size_t
 commands_count(void)
 {
-    return NCMDS + NSUBS;
+    return NCMDS + NSUBS + NMC;
 }
 
 /* ---- error statistics ------------------------------------------------------
@@ -621,7 +633,10 @@ commands_dispatch(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     cmd = commands_lookup(argv[0].p, argv[0].len);
-
+    if (cmd != NULL && (cmd->flags & CMD_MC) && c->mc == NULL && !c->no_route &&
+        !(c->flags & CLIENT_BUS)) {
+        cmd = NULL; /* memcached's own: unknown to a RESP client */
+    }
     if (cmd == NULL) {
         char name[129];
         char args[256] = "";

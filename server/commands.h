@@ -42,6 +42,7 @@ enum {
     CMD_DANGEROUS = 1 << 27, /* ACL category @dangerous */
     CMD_CONTAINER = 1 << 28, /* has subcommands */
     CMD_ALLNODES = 1 << 29,  /* in a cluster, runs on every member (KEYS, SCAN...) */
+    CMD_MC = 1 << 30,        /* memcached's (memcache.c): hidden from RESP clients and COMMAND */
 };
 #define CMD_REDIS_FLAGS 25  /* bits COMMAND INFO reports */
 
@@ -139,6 +140,17 @@ struct cmd_stat {
     X("consistency", -1, CLS | CF, cmd_consistency, 0, 0, 0, "connection", "ringcache", "Sets this connection's read and write quorums (ONE, QUORUM, ALL, DEFAULT or R W).", "[ONE|QUORUM|ALL|DEFAULT|read-quorum write-quorum]") \
     X("shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CLS | CMD_NO_MULTI | CMD_ALLOW_BUSY, cmd_shutdown, 0, 0, 0, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
 
+/* memcached's operations (memcache.c, cmd_memcache.c), as COMMANDS: run
+ * only for memcached connections and the bus, listed by no COMMAND. */
+#define MEMCACHE_COMMANDS(X) \
+    X("mc.get", 3, CR | CF | CMD_MC, cmd_mc_get, 1, 1, 1, "memcached", "ringcache", "memcached get/gets.", "key cas") \
+    X("mc.gat", 4, CW | CF | CMD_MC, cmd_mc_gat, 1, 1, 1, "memcached", "ringcache", "memcached gat/gats.", "key expire-ms cas") \
+    X("mc.store", 7, CW | CM | CMD_MC, cmd_mc_store, 1, 1, 1, "memcached", "ringcache", "memcached's storage commands.", "key mode flags expire-ms cas value") \
+    X("mc.incr", 4, CW | CM | CF | CMD_MC, cmd_mc_incr, 1, 1, 1, "memcached", "ringcache", "memcached incr/decr.", "key incr delta") \
+    X("mc.touch", 3, CW | CF | CMD_MC, cmd_mc_touch, 1, 1, 1, "memcached", "ringcache", "memcached touch.", "key expire-ms") \
+    X("mc.delete", 2, CW | CF | CMD_MC, cmd_mc_delete, 1, 1, 1, "memcached", "ringcache", "memcached delete.", "key") \
+    X("mc.flush", 2, CW | CMD_ALLNODES | CMD_MC, cmd_mc_flush, 0, 0, 0, "memcached", "ringcache", "memcached flush_all.", "delay")
+
 /* Subcommands: parent, name, arity, flags, handler, keys, since, summary, hint. */
 #define SUBCOMMANDS(X) \
     X(client, "id", 2, CMD_NOSCRIPT | CLS, cmd_client_id, 0, 0, 0, "5.0.0", "Returns the unique client ID of the connection.", "") \
@@ -181,6 +193,7 @@ struct cmd_stat {
 #define X(nm, ar, fl, fn, ...) cmd_fn fn;
 #define XS(parent, nm, ar, fl, fn, ...) cmd_fn fn;
 COMMANDS(X)
+MEMCACHE_COMMANDS(X)
 SUBCOMMANDS(XS)
 #undef X
 #undef XS

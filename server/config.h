@@ -31,6 +31,9 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
 #define SERVER_OPTIONS(X) \
     X(BIND, "bind", OPT_STRING, "127.0.0.1", 0, 0, 0, NULL, "addresses to listen on, space separated") \
     X(PORT, "port", OPT_INT, "6379", 0, 65535, 0, NULL, "TCP port for clients") \
+    X(MEMCACHED_PORT, "memcached-port", OPT_INT, "0", 0, 65535, 0, NULL, "TCP port for memcached's text protocol, 0 = off") \
+    X(MEMCACHED_BIND, "memcached-bind", OPT_STRING, "", 0, 0, 0, NULL, "addresses for the memcached port, empty = those of bind") \
+    X(ITEM_SIZE_MAX, "item-size-max", OPT_BYTES, "1mb", 1024, 1073741824, OPT_MUTABLE, NULL, "largest memcached item (memcached's -I)") \
     X(TCP_BACKLOG, "tcp-backlog", OPT_INT, "511", 0, 65535, 0, NULL, "listen(2) backlog") \
     X(DIR, "dir", OPT_STRING, ".", 0, 0, OPT_PROTECTED, NULL, "working directory") \
     X(DISK_TIER, "disk-tier", OPT_BOOL, "no", 0, 1, 0, NULL, "keys evicted from memory go to compressed segment files under dir instead of away") \

@@ -19,6 +19,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/memcache.h"
 #include "server/server.h"
 #include "storage/store.h"
 #include "storage/tier.h"
@@ -212,7 +213,7 @@ main(int argc, char **argv)
     config_on_change(OPT_PROTO_MAX_BULK_LEN, apply_store);
     commands_setup();
 
-    if (net_setup() < 0 || cluster_setup() < 0) {
+    if (net_setup() < 0 || cluster_setup() < 0 || memcache_setup() < 0) {
         net_teardown();
         cluster_teardown();
         store_destroy(&server.store);

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/memcache.h"
 #include "server/reader.h"
 #include "server/server.h"
 #include "storage/store.h"
@@ -124,8 +126,9 @@ client_sync_limits(struct client *c)
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
-client_create(struct worker *w, int fd, bool bus)
+client_create(struct worker *w, int fd, enum conn_kind kind)
 {
+    bool bus = kind == CONN_BUS;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     struct client *c = calloc(1, sizeof *c);
@@ -153,6 +156,9 @@ client_create(struct worker *w, int fd, bool bus)
     }
     if (bus) {
         c->flags |= CLIENT_BUS;
+    }
+    if (kind == CONN_MEMCACHE) {
+        memcache_client_init(c);
     }
     client_sync_limits(c);
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
@@ -194,6 +200,7 @@ client_destroy(struct client *c)
         free(s);
     }
     resp_reader_destroy(&c->rd);
+    memcache_client_deinit(c);
     resp_buf_deinit(&c->in);
     resp_buf_deinit(&c->out);
     free(c->name);
@@ -287,7 +294,12 @@ client_slot_done(struct client *c, struct reply_slot *s)
     while (c->slots != NULL && c->slots->done) {
         struct reply_slot *h = c->slots;
 
-        resp_add_raw(&c->out, h->buf.data + h->buf.pos, resp_buf_pending(&h->buf));
+        if (h->xlate == SLOT_MEMCACHE) {
+            memcache_unwrap(&h->buf, h->buf.pos);
+        }
+        if (h->xlate != SLOT_DISCARD) {
+            resp_add_raw(&c->out, h->buf.data + h->buf.pos, resp_buf_pending(&h->buf));
+        }
         resp_buf_deinit(&h->buf);
         c->slots = h->next;
         if (c->slots == NULL) {
@@ -504,9 +516,27 @@ client_process_input(struct client *c)
 
     buf_borrow(&c->out, &w->spare_out);
     client_sync_limits(c);
-    prefetch_pipeline(c);
+    if (c->mc == NULL) {
+        prefetch_pipeline(c);
+    }
     while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&
            !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+        if (c->mc != NULL) {
+            enum resp_status st = memcache_run_next(c, c->in.data + c->in.pos,
+                                                    resp_buf_pending(&c->in), &used);
+
+            resp_buf_consume(&c->in, used);
+            if (st == RESP_AGAIN) {
+                break;
+            }
+            if (st != RESP_OK) {
+                /* a line no request can be: memcached hangs up */
+                c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+                resp_buf_consume(&c->in, resp_buf_pending(&c->in));
+                break;
+            }
+            goto ran;
+        }
         if (c->limits_authed != c->authed) {
             client_sync_limits(c);
         }
@@ -533,6 +563,7 @@ client_process_input(struct client *c)
             client_run(c, req.argc, req.argv);
         }
         resp_buf_consume(&c->in, used);
+    ran:
         if (resp_buf_pending(&c->out) > READ_CHUNK) {
             if (output_limits_hit(c) || !client_flush(c)) {
                 break;
@@ -731,7 +762,7 @@ worker_wakeup_cb(evutil_socket_t fd, short what, void *arg)
             break;
         }
         for (size_t i = 0; i < n; i++) {
-            client_create(w, fds[i].fd, fds[i].bus);
+            client_create(w, fds[i].fd, (enum conn_kind)fds[i].kind);
         }
     }
     for (struct client *c = atomic_exchange(&w->kill_pending, false) ? w->clients : NULL,
@@ -834,14 +865,15 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
             setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
         }
-        net_hand_off(fd, false);
+        net_hand_off(fd, (enum conn_kind)(intptr_t)arg);
     }
 }
 
 void
-net_hand_off(int fd, bool bus)
+net_hand_off(int fd, enum conn_kind kind)
 {
     struct worker *w = &server.workers[server.next_worker];
+    bool bus = kind == CONN_BUS;
     int one = 1;
 
     /* Replies go out as soon as they are written: no Nagle delay, on the
@@ -862,7 +894,7 @@ net_hand_off(int fd, bool bus)
         w->inbox = p;
         w->inbox_cap = cap;
     }
-    w->inbox[w->inbox_len++] = (struct handoff){ fd, bus };
+    w->inbox[w->inbox_len++] = (struct handoff){ fd, (int)kind };
     pthread_mutex_unlock(&w->inbox_lock);
     event_active(w->wakeup, EV_READ, 0);
 }
@@ -914,6 +946,24 @@ net_listen(const char *host, int port)
     return fd;
 }
 
+int
+net_listen_kind(const char *host, int port, enum conn_kind kind)
+{
+    int fd = net_listen(host, port);
+
+    if (fd < 0) {
+        return -1;
+    }
+    server.listen_fds = realloc(server.listen_fds, (size_t)(server.nlisten + 1) * sizeof(int));
+    server.listen_evs = realloc(server.listen_evs, (size_t)(server.nlisten + 1) * sizeof(void *));
+    server.listen_fds[server.nlisten] = fd;
+    server.listen_evs[server.nlisten] =
+        event_new(server.base, fd, EV_READ | EV_PERSIST, accept_cb, (void *)(intptr_t)kind);
+    event_add(server.listen_evs[server.nlisten], NULL);
+    server.nlisten++;
+    return fd;
+}
+
 static void
 shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -930,6 +980,7 @@ main_cron_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     info_sample();
+    memcache_tick(now_ms());
 }
 
 static void
@@ -1002,22 +1053,11 @@ net_setup(void)
         for (char *save = NULL, *tok = strtok_r(bind, " ", &save); tok != NULL;
              tok = strtok_r(NULL, " ", &save)) {
             bool optional = tok[0] == '-';
-            int fd = net_listen(optional ? tok + 1 : tok, port);
 
-            if (fd < 0) {
-                if (optional) {
-                    continue;
-                }
+            if (net_listen_kind(optional ? tok + 1 : tok, port, CONN_CLIENT) < 0 && !optional) {
                 log_msg(LOG_WARNING, "Failed listening on port %d (tcp), aborting.", port);
                 return -1;
             }
-            server.listen_fds = realloc(server.listen_fds, (size_t)(server.nlisten + 1) * sizeof(int));
-            server.listen_evs = realloc(server.listen_evs, (size_t)(server.nlisten + 1) * sizeof(void *));
-            server.listen_fds[server.nlisten] = fd;
-            server.listen_evs[server.nlisten] =
-                event_new(server.base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-            event_add(server.listen_evs[server.nlisten], NULL);
-            server.nlisten++;
         }
     }
     if (nthreads <= 0) {

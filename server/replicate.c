@@ -31,6 +31,7 @@
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/memcache.h"
 #include "server/rebalance.h"
 #include "server/replicate.h"
 #include "server/server.h"
@@ -1606,11 +1607,12 @@ clock_next(void *ctx, uint64_t floor)
 }
 
 /* Versions are on while N may exceed 1: with replicas 1 the store is as in a
- * single server (no version field, no tombstones). */
+ * single server (no version field, no tombstones), unless the memcached
+ * port needs them for CAS values. */
 static void
 versions_sync(void)
 {
-    bool want = config_num(OPT_REPLICAS) > 1;
+    bool want = config_num(OPT_REPLICAS) > 1 || memcache_enabled();
     int64_t grace = config_num(OPT_TOMBSTONE_GRACE);
 
     if (want != rp.versions_on || (want && grace != rp.grace_ms)) {

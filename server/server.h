@@ -68,7 +68,7 @@ struct worker {
     struct event *wakeup;       /* new sockets, kills, shutdown */
     struct event *cron;         /* timeouts, active expiry */
     pthread_mutex_t inbox_lock; /* sockets handed over by the acceptor */
-    struct handoff { int fd; bool bus; } *inbox;
+    struct handoff { int fd; int kind; } *inbox; /* kind: enum conn_kind */
     size_t inbox_len, inbox_cap;
     struct client *clients;     /* this worker's clients, owner-only list */
     _Atomic uint32_t nclients;
@@ -94,12 +94,19 @@ enum {
     CLIENT_WRITE_ARMED = 1 << 5,       /* ev_write is added (socket was full) */
 };
 
+/* What accepted a connection: the client port, the cluster bus, or the
+ * memcached port (memcache.c). */
+enum conn_kind { CONN_CLIENT, CONN_BUS, CONN_MEMCACHE };
+
 /* A reply that must wait its turn: the client has commands in flight on
- * other members, and replies go back in request order. */
+ * other members, and replies go back in request order. A memcached
+ * connection's replies are RESP until they go out (xlate). */
+enum { SLOT_RAW, SLOT_MEMCACHE, SLOT_DISCARD };
 struct reply_slot {
     struct reply_slot *next;
     struct resp_buf buf;
     bool done;
+    uint8_t xlate;
 };
 #define CLIENT_MAX_SLOTS 1024 /* in-flight replies before reading pauses */
 
@@ -107,6 +114,7 @@ struct reply_slot {
 enum { CONS_DEFAULT, CONS_ONE, CONS_QUORUM, CONS_ALL, CONS_EXPLICIT };
 
 struct rop;
+struct mc_reader;
 
 struct client {
     uint64_t id;
@@ -114,6 +122,7 @@ struct client {
     struct worker *w;
     struct event *ev_read, *ev_write;
     struct resp_reader *rd;
+    struct mc_reader *mc;         /* a memcached connection's reader, else NULL */
     struct resp_buf in, out;
     enum resp_proto proto;
     int flags;
@@ -211,9 +220,11 @@ struct reply_slot *client_slot_push(struct client *c);
 /* Owner thread: the slot's reply is complete: release what is in order. */
 void client_slot_done(struct client *c, struct reply_slot *s);
 /* Main thread: give an accepted socket to a worker. */
-void net_hand_off(int fd, bool bus);
+void net_hand_off(int fd, enum conn_kind kind);
 /* Listen on one address ("127.0.0.1", "::1", "*"); -1 on failure. */
 int net_listen(const char *host, int port);
+/* net_listen, accepting its connections as `kind` (main loop). */
+int net_listen_kind(const char *host, int port, enum conn_kind kind);
 /* Close the client after flushing the replies already queued. */
 void client_close_after_reply(struct client *c);
 void worker_stats_sum(struct worker_stats *out);

@@ -36,6 +36,7 @@
  */
 #include "storage/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -262,9 +263,8 @@ item_value_mut(struct item *it)
  * ITEM_F_STAMP, the field then holding `version` (a floor with STAMP).
  * NULL when out of memory or a length does not fit 32 bits. */
 static struct item *
-item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
-              const struct item *carry, uint32_t atime, uint8_t vflags,
-              uint64_t version)
+item_create_mc(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
+               uint32_t mc, uint32_t atime, uint8_t vflags, uint64_t version)
 {
     uint8_t flags = vflags;
     struct item *it;
@@ -276,8 +276,8 @@ item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
     if (expire_ms > 0) {
         flags |= ITEM_F_EXPIRE;
     }
-    if (carry != NULL && (carry->flags & ITEM_F_MCFLAGS)) {
-        flags |= ITEM_F_MCFLAGS;
+    if (mc != 0) {
+        flags |= ITEM_F_MCFLAGS; /* none: no field, the item is 4 bytes smaller */
     }
     it = malloc(sizeof *it + item_opt_size(flags) + klen + vlen);
     if (it == NULL) {
@@ -300,13 +300,20 @@ item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
         p += sizeof expire_ms;
     }
     if (flags & ITEM_F_MCFLAGS) {
-        uint32_t mc = item_mcflags(carry);
-
         memcpy(p, &mc, sizeof mc);
         p += sizeof mc;
     }
     memcpy(p, key, klen);
     return it;
+}
+
+static struct item *
+item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
+              const struct item *carry, uint32_t atime, uint8_t vflags,
+              uint64_t version)
+{
+    return item_create_mc(key, klen, vlen, expire_ms, carry != NULL ? item_mcflags(carry) : 0,
+                          atime, vflags, version);
 }
 
 /* Versions on: the version field every local write's item carries, stamped
@@ -1827,6 +1834,149 @@ store_append(struct store *st, const char *key, size_t klen, const void *val,
 
     if (rc == STORE_OK && newlen != NULL) {
         *newlen = a.newlen;
+    }
+    return rc;
+}
+
+/* ---- memcached's storage and arithmetic -----------------------------------*/
+
+struct mc_store_arg {
+    enum store_mc_mode mode;
+    const void *val;
+    size_t vlen;
+    uint32_t mcflags;
+    int64_t expire_ms;
+    uint64_t cas;
+};
+
+static enum store_status
+mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
+               const struct item *old, int64_t now_ms, struct item **out)
+{
+    struct mc_store_arg *a = arg;
+    size_t olen = old != NULL ? old->vlen : 0;
+    char *v;
+
+    switch (a->mode) {
+    case STORE_MC_ADD:
+        if (old != NULL) {
+            return STORE_EEXIST;
+        }
+        break;
+    case STORE_MC_REPLACE:
+    case STORE_MC_APPEND:
+    case STORE_MC_PREPEND:
+        if (old == NULL) {
+            return STORE_ENOENT;
+        }
+        break;
+    case STORE_MC_CAS:
+        if (old == NULL) {
+            return STORE_ENOENT;
+        }
+        if (item_version(old) != a->cas) {
+            return STORE_EEXIST;
+        }
+        break;
+    default:
+        break;
+    }
+    if (a->mode == STORE_MC_APPEND || a->mode == STORE_MC_PREPEND) {
+        /* the item keeps its flags and expiry; the request's are ignored */
+        if (a->vlen > max_value_len(st) || olen > max_value_len(st) - a->vlen) {
+            return STORE_ETOOBIG;
+        }
+        *out = item_rebuild(st, key, klen, olen + a->vlen, old, now_ms);
+        if (*out == NULL) {
+            return STORE_ENOMEM;
+        }
+        v = item_value_mut(*out);
+        memcpy(v + (a->mode == STORE_MC_APPEND ? 0 : a->vlen), item_value(old), olen);
+        memcpy(v + (a->mode == STORE_MC_APPEND ? olen : 0), a->val, a->vlen);
+        return STORE_OK;
+    }
+    *out = item_create_mc(key, klen, a->vlen, a->expire_ms, a->mcflags, (uint32_t)now_ms,
+                          local_vflags(st), 0);
+    if (*out == NULL) {
+        return STORE_ENOMEM;
+    }
+    memcpy(item_value_mut(*out), a->val, a->vlen);
+    return STORE_OK;
+}
+
+enum store_status
+store_mc_store(struct store *st, const char *key, size_t klen, const void *val, size_t vlen,
+               uint32_t mcflags, int64_t expire_ms, enum store_mc_mode mode, uint64_t cas,
+               int64_t now_ms)
+{
+    struct mc_store_arg a = { .mode = mode, .val = val, .vlen = vlen, .mcflags = mcflags,
+                              .expire_ms = expire_ms, .cas = cas };
+
+    if (vlen > max_value_len(st)) {
+        return STORE_ETOOBIG;
+    }
+    return store_rmw(st, key, klen, now_ms, mc_store_apply, &a);
+}
+
+struct mc_incr_arg {
+    bool incr;
+    uint64_t delta, result;
+};
+
+static enum store_status
+mc_incr_apply(struct store *st, void *arg, const char *key, size_t klen,
+              const struct item *old, int64_t now_ms, struct item **out)
+{
+    struct mc_incr_arg *a = arg;
+    char buf[256], digits[24], *end;
+    unsigned long long v;
+    size_t n, len;
+
+    if (old == NULL) {
+        return STORE_ENOENT;
+    }
+    /* memcached's safe_strtoull over the value: strtoull's syntax, then a
+     * blank or the end (its data always ends in CRLF) */
+    if (old->vlen == 0 || old->vlen >= sizeof buf) {
+        return STORE_ENOTNUM;
+    }
+    memcpy(buf, item_value(old), old->vlen);
+    buf[old->vlen] = '\0';
+    errno = 0;
+    v = strtoull(buf, &end, 10);
+    if (errno == ERANGE || end == buf ||
+        (*end != '\0' && !isspace((unsigned char)*end)) ||
+        ((long long)v < 0 && memchr(buf, '-', old->vlen) != NULL)) {
+        return STORE_ENOTNUM;
+    }
+    if (a->incr) {
+        v += a->delta; /* wraps at 2^64, as memcached */
+    } else {
+        v = a->delta > v ? 0 : v - a->delta;
+    }
+    a->result = v;
+    n = (size_t)snprintf(digits, sizeof digits, "%llu", v);
+    /* memcached rewrites a value in place when the number fits, padding
+     * with spaces: a decrement from 10 reads back "9 " */
+    len = n <= old->vlen ? old->vlen : n;
+    *out = item_rebuild(st, key, klen, len, old, now_ms);
+    if (*out == NULL) {
+        return STORE_ENOMEM;
+    }
+    memcpy(item_value_mut(*out), digits, n);
+    memset(item_value_mut(*out) + n, ' ', len - n);
+    return STORE_OK;
+}
+
+enum store_status
+store_mc_incr(struct store *st, const char *key, size_t klen, bool incr, uint64_t delta,
+              uint64_t *result, int64_t now_ms)
+{
+    struct mc_incr_arg a = { .incr = incr, .delta = delta };
+    enum store_status rc = store_rmw(st, key, klen, now_ms, mc_incr_apply, &a);
+
+    if (rc == STORE_OK && result != NULL) {
+        *result = a.result;
     }
     return rc;
 }

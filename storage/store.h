@@ -166,6 +166,29 @@ enum store_status store_setrange(struct store *st, const char *key,
                                  size_t klen, uint64_t offset, const void *val,
                                  size_t vlen, size_t *newlen, int64_t now_ms);
 
+/* ---- memcached ----------------------------------------------------------------
+ * The storage commands under the key's shard lock. SET, ADD, REPLACE and
+ * CAS write val with the client flags (0: the item carries no flags field)
+ * and expiry (absolute ms, 0 = none; a past one is stored and reads as
+ * expired, as in memcached); APPEND and PREPEND keep the item's flags and
+ * expiry. CAS compares `cas` with the item's version. Returns STORE_OK
+ * (stored), STORE_EEXIST (ADD: present; CAS: changed since), STORE_ENOENT
+ * (REPLACE, APPEND, PREPEND, CAS: absent), STORE_ENOMEM, STORE_ETOOBIG. */
+enum store_mc_mode {
+    STORE_MC_SET, STORE_MC_ADD, STORE_MC_REPLACE, STORE_MC_APPEND, STORE_MC_PREPEND, STORE_MC_CAS,
+};
+enum store_status store_mc_store(struct store *st, const char *key, size_t klen, const void *val,
+                                 size_t vlen, uint32_t mcflags, int64_t expire_ms,
+                                 enum store_mc_mode mode, uint64_t cas, int64_t now_ms);
+
+/* memcached's incr/decr: a decimal value as strtoull reads it, 64-bit
+ * unsigned, wrapping up and stopping at 0 down; a shorter result is padded
+ * with spaces to the old length, as memcached's in-place rewrite leaves it.
+ * Flags and expiry stay. STORE_ENOENT (absent, nothing created),
+ * STORE_ENOTNUM, STORE_ENOMEM. */
+enum store_status store_mc_incr(struct store *st, const char *key, size_t klen, bool incr,
+                                uint64_t delta, uint64_t *result, int64_t now_ms);
+
 /* ---- expiry ---------------------------------------------------------------*/
 
 enum {

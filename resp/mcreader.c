@@ -1,0 +1,476 @@
+/*
+ * resp/mcreader.c — memcached's text protocol; see mcreader.h.
+ *
+ * The shapes follow memcached 1.6's reading of a line (proto_text.c): the
+ * command picks the token counts it accepts ("ERROR" otherwise), a
+ * malformed number is a CLIENT_ERROR naming the argument, and a storage
+ * command's data block is taken whole (its CRLF checked) or, when the item
+ * could never fit, skipped as it arrives.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resp/mcreader.h"
+
+/* memcached tokenizes at most 23 tokens of a line at once; a command
+ * with more has a 24th, "the rest", and fails its count check. */
+#define MAX_TOKENS 24
+
+/* The item header memcached sizes an item with (struct _stritem, 48
+ * bytes, and the CAS field): an item over item_size_max is refused. */
+#define MC_ITEM_HEADER 56
+
+struct mc_reader {
+    struct mc_limits lim;
+    uint64_t swallow;         /* data bytes of a refused item still to skip */
+    struct resp_arg *keys;    /* a get line's keys */
+    size_t keys_cap;
+};
+
+static const char E_FORMAT[] = "CLIENT_ERROR bad command line format";
+static const char E_EXPTIME[] = "CLIENT_ERROR invalid exptime argument";
+
+struct mc_reader *
+mc_reader_create(const struct mc_limits *lim)
+{
+    struct mc_reader *rd = calloc(1, sizeof *rd);
+
+    if (rd == NULL) {
+        return NULL;
+    }
+    if (lim != NULL) {
+        rd->lim = *lim;
+    } else {
+        rd->lim.item_size_max = MC_ITEM_SIZE_MAX_DEFAULT;
+        rd->lim.max_get_line = 1024 * 1024;
+    }
+    return rd;
+}
+
+void
+mc_reader_destroy(struct mc_reader **rdp)
+{
+    if (rdp == NULL || *rdp == NULL) {
+        return;
+    }
+    free((*rdp)->keys);
+    free(*rdp);
+    *rdp = NULL;
+}
+
+void
+mc_reader_set_limits(struct mc_reader *rd, const struct mc_limits *lim)
+{
+    rd->lim = *lim;
+}
+
+/* ---- numbers ---------------------------------------------------------------*/
+
+/* The token as a C string for strto*: tokens are short (a number of more
+ * than 63 bytes is not one memcached takes either: ERANGE or junk). */
+static bool
+token_cstr(const struct resp_arg *t, char buf[64])
+{
+    if (t->len == 0 || t->len >= 64) {
+        return false;
+    }
+    memcpy(buf, t->p, t->len);
+    buf[t->len] = '\0';
+    return true;
+}
+
+bool
+mc_parse_u64(const struct resp_arg *t, uint64_t *out)
+{
+    char buf[64], *end;
+    unsigned long long v;
+
+    if (!token_cstr(t, buf)) {
+        return false;
+    }
+    errno = 0;
+    v = strtoull(buf, &end, 10);
+    if (errno == ERANGE || end == buf || *end != '\0') {
+        return false;
+    }
+    /* strtoull wraps "-5" to 2^64 - 5: memcached refuses a negative only
+     * when it reads as one */
+    if ((long long)v < 0 && memchr(buf, '-', t->len) != NULL) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool
+mc_parse_u32(const struct resp_arg *t, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!mc_parse_u64(t, &v)) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool
+mc_parse_i32(const struct resp_arg *t, int32_t *out)
+{
+    char buf[64], *end;
+    long v;
+
+    if (!token_cstr(t, buf)) {
+        return false;
+    }
+    errno = 0;
+    v = strtol(buf, &end, 10);
+    if (errno == ERANGE || end == buf || *end != '\0') {
+        return false;
+    }
+    *out = (int32_t)v;
+    return true;
+}
+
+/* ---- lines ------------------------------------------------------------------*/
+
+static bool
+tok_is(const struct resp_arg *t, const char *s)
+{
+    size_t n = strlen(s);
+
+    return t->len == n && memcmp(t->p, s, n) == 0;
+}
+
+/* Split on spaces. Returns memcached's ntokens: the tokens plus the
+ * terminal one, at most MAX_TOKENS (the line had more). */
+static size_t
+tokenize(const char *p, size_t len, struct resp_arg *tok)
+{
+    size_t n = 0, i = 0;
+
+    while (i < len) {
+        size_t s;
+
+        while (i < len && p[i] == ' ') {
+            i++;
+        }
+        if (i == len) {
+            break;
+        }
+        if (n == MAX_TOKENS - 1) {
+            return MAX_TOKENS;
+        }
+        s = i;
+        while (i < len && p[i] != ' ') {
+            i++;
+        }
+        tok[n++] = (struct resp_arg){ p + s, i - s };
+    }
+    return n + 1;
+}
+
+static void
+set_error(struct mc_req *req, const char *line)
+{
+    req->cmd = MC_ERROR;
+    req->error = line;
+}
+
+/* The last token is "noreply" (memcached looks nowhere else). */
+static void
+noreply_maybe(struct mc_req *req, const struct resp_arg *tok, size_t nt)
+{
+    if (nt >= 2 && tok_is(&tok[nt - 2], "noreply")) {
+        req->noreply = true;
+    }
+}
+
+/* get, gets, gat, gats: every key of the line, in order. */
+static void
+parse_get(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, bool touch)
+{
+    struct resp_arg tok[MAX_TOKENS];
+    size_t i, first = 1;
+    const char *at;
+
+    tokenize(p, len, tok);
+    if (touch) {
+        if (!mc_parse_i32(&tok[1], &req->exptime)) {
+            set_error(req, E_EXPTIME);
+            return;
+        }
+        first = 2;
+    }
+    /* all keys, past the tokenizer's 23 */
+    at = tok[first - 1].p + tok[first - 1].len;
+    req->nkeys = 0;
+    for (i = (size_t)(at - p); i < len;) {
+        size_t s;
+
+        while (i < len && p[i] == ' ') {
+            i++;
+        }
+        if (i == len) {
+            break;
+        }
+        s = i;
+        while (i < len && p[i] != ' ') {
+            i++;
+        }
+        if (i - s > MC_KEY_MAX) {
+            set_error(req, E_FORMAT);
+            return;
+        }
+        if (req->nkeys == rd->keys_cap) {
+            size_t cap = rd->keys_cap ? rd->keys_cap * 2 : 16;
+            struct resp_arg *k = realloc(rd->keys, cap * sizeof *k);
+
+            if (k == NULL) {
+                set_error(req, "SERVER_ERROR out of memory writing get response");
+                return;
+            }
+            rd->keys = k;
+            rd->keys_cap = cap;
+        }
+        rd->keys[req->nkeys++] = (struct resp_arg){ p + s, i - s };
+    }
+    req->keys = rd->keys;
+}
+
+/* set, add, replace, append, prepend, cas: the line's fields; then the
+ * data block, whose size the caller checks against what is buffered. */
+static bool
+parse_update(const struct resp_arg *tok, size_t nt, struct mc_req *req, int32_t *vlen)
+{
+    noreply_maybe(req, tok, nt);
+    if (tok[1].len > MC_KEY_MAX) {
+        set_error(req, E_FORMAT);
+        return false;
+    }
+    req->key = tok[1];
+    if (!mc_parse_u32(&tok[2], &req->flags) || !mc_parse_i32(&tok[3], &req->exptime) ||
+        !mc_parse_i32(&tok[4], vlen)) {
+        set_error(req, E_FORMAT);
+        return false;
+    }
+    if (req->cmd == MC_CAS && !mc_parse_u64(&tok[5], &req->cas)) {
+        set_error(req, E_FORMAT);
+        return false;
+    }
+    if (*vlen < 0 || *vlen > INT_MAX - 2) {
+        set_error(req, E_FORMAT);
+        return false;
+    }
+    return true;
+}
+
+/* One command line (CR and LF removed) into req; storage commands return
+ * their data length in *vlen (-1: none). */
+static void
+parse_line(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, int32_t *vlen,
+           bool *close)
+{
+    struct resp_arg tok[MAX_TOKENS];
+    size_t nt;
+    const struct resp_arg *cmd;
+
+    *vlen = -1;
+    /* memcached reads the line as a C string: a NUL ends it */
+    {
+        const char *nul = memchr(p, '\0', len);
+        if (nul != NULL) {
+            len = (size_t)(nul - p);
+        }
+    }
+    nt = tokenize(p, len, tok);
+    cmd = &tok[0];
+    if (nt < 2 || cmd->len < 2) {
+        set_error(req, "ERROR");
+        return;
+    }
+#define WANT(ok) do { if (!(ok)) { set_error(req, "ERROR"); return; } } while (0)
+    if (cmd->p[0] == 'm' && cmd->len == 2) {
+        WANT(cmd->p[1] == 'n');
+        req->cmd = MC_MN;
+    } else if (cmd->p[0] == 'g') {
+        WANT(nt >= 3);
+        if (tok_is(cmd, "get") || tok_is(cmd, "bget")) {
+            req->cmd = MC_GET;
+        } else if (tok_is(cmd, "gets")) {
+            req->cmd = MC_GETS;
+        } else if (tok_is(cmd, "gat")) {
+            req->cmd = MC_GAT;
+        } else if (tok_is(cmd, "gats")) {
+            req->cmd = MC_GATS;
+        } else {
+            WANT(false);
+        }
+        parse_get(rd, p, len, req, req->cmd == MC_GAT || req->cmd == MC_GATS);
+    } else if (tok_is(cmd, "set") || tok_is(cmd, "add") || tok_is(cmd, "append") ||
+               tok_is(cmd, "replace") || tok_is(cmd, "prepend")) {
+        WANT(nt == 6 || nt == 7);
+        req->cmd = tok_is(cmd, "set")       ? MC_SET
+                   : tok_is(cmd, "add")     ? MC_ADD
+                   : tok_is(cmd, "append")  ? MC_APPEND
+                   : tok_is(cmd, "replace") ? MC_REPLACE
+                                            : MC_PREPEND;
+        parse_update(tok, nt, req, vlen);
+    } else if (tok_is(cmd, "cas")) {
+        WANT(nt == 7 || nt == 8);
+        req->cmd = MC_CAS;
+        parse_update(tok, nt, req, vlen);
+    } else if (tok_is(cmd, "incr") || tok_is(cmd, "decr")) {
+        WANT(nt == 4 || nt == 5);
+        req->cmd = tok_is(cmd, "incr") ? MC_INCR : MC_DECR;
+        noreply_maybe(req, tok, nt);
+        if (tok[1].len > MC_KEY_MAX) {
+            set_error(req, E_FORMAT);
+            return;
+        }
+        req->key = tok[1];
+        if (!mc_parse_u64(&tok[2], &req->delta)) {
+            set_error(req, "CLIENT_ERROR invalid numeric delta argument");
+        }
+    } else if (tok_is(cmd, "touch")) {
+        WANT(nt == 4 || nt == 5);
+        req->cmd = MC_TOUCH;
+        noreply_maybe(req, tok, nt);
+        if (tok[1].len > MC_KEY_MAX) {
+            set_error(req, E_FORMAT);
+            return;
+        }
+        req->key = tok[1];
+        if (!mc_parse_i32(&tok[2], &req->exptime)) {
+            set_error(req, E_EXPTIME);
+        }
+    } else if (tok_is(cmd, "delete")) {
+        WANT(nt >= 3 && nt <= 5);
+        req->cmd = MC_DELETE;
+        if (nt > 3) {
+            bool zero = tok_is(&tok[2], "0");
+
+            noreply_maybe(req, tok, nt);
+            if (!((nt == 4 && (zero || req->noreply)) || (nt == 5 && zero && req->noreply))) {
+                set_error(req, "CLIENT_ERROR bad command line format.  "
+                               "Usage: delete <key> [noreply]");
+                return;
+            }
+        }
+        if (tok[1].len > MC_KEY_MAX) {
+            set_error(req, E_FORMAT);
+            return;
+        }
+        req->key = tok[1];
+    } else if (tok_is(cmd, "flush_all")) {
+        WANT(nt >= 2 && nt <= 4);
+        req->cmd = MC_FLUSH_ALL;
+        noreply_maybe(req, tok, nt);
+        req->exptime = 0;
+        if (nt != (req->noreply ? 3u : 2u) && !mc_parse_i32(&tok[1], &req->exptime)) {
+            set_error(req, E_EXPTIME);
+        }
+    } else if (tok_is(cmd, "verbosity")) {
+        WANT(nt == 3 || nt == 4);
+        req->cmd = MC_VERBOSITY;
+        noreply_maybe(req, tok, nt);
+        if (!mc_parse_u32(&tok[1], &req->level)) {
+            set_error(req, E_FORMAT);
+        }
+    } else if (tok_is(cmd, "version")) {
+        req->cmd = MC_VERSION;
+    } else if (tok_is(cmd, "quit")) {
+        req->cmd = MC_QUIT;
+    } else if (tok_is(cmd, "stats")) {
+        req->cmd = MC_STATS;
+        req->sub = nt > 2 ? tok[1] : (struct resp_arg){ NULL, 0 };
+    } else if (tok_is(cmd, "shutdown")) {
+        set_error(req, "ERROR: shutdown not enabled");
+    } else if (nt >= 2 && tok[nt - 2].len >= 5 && memcmp(tok[nt - 2].p, "HTTP/", 5) == 0) {
+        *close = true; /* an HTTP client: memcached hangs up */
+    } else {
+        set_error(req, "ERROR");
+    }
+#undef WANT
+}
+
+enum resp_status
+mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req *req,
+               size_t *used)
+{
+    const char *nl;
+    size_t line, next;
+    int32_t vlen;
+    bool close = false;
+
+    *used = 0;
+    if (rd->swallow > 0) {
+        size_t n = len < rd->swallow ? len : (size_t)rd->swallow;
+
+        rd->swallow -= n;
+        *used = n;
+        if (rd->swallow > 0) {
+            return RESP_AGAIN;
+        }
+        buf += n;
+        len -= n;
+    }
+    memset(req, 0, sizeof *req);
+    nl = memchr(buf, '\n', len);
+    if (nl == NULL) {
+        size_t sp = 0;
+
+        if (len <= MC_LINE_MAX) {
+            return RESP_AGAIN;
+        }
+        /* no newline in 2 KiB: a large multiget, or junk */
+        while (sp < len && buf[sp] == ' ') {
+            sp++;
+        }
+        if (sp <= 100 && len - sp >= 5 &&
+            (memcmp(buf + sp, "get ", 4) == 0 || memcmp(buf + sp, "gets ", 5) == 0) &&
+            len <= rd->lim.max_get_line) {
+            return RESP_AGAIN;
+        }
+        return RESP_EPROTO;
+    }
+    line = (size_t)(nl - buf);
+    next = line + 1;
+    if (line > 1 && buf[line - 1] == '\r') {
+        line--;
+    }
+    parse_line(rd, buf, line, req, &vlen, &close);
+    if (close) {
+        return RESP_EPROTO;
+    }
+    if (vlen >= 0 && req->cmd != MC_ERROR) {
+        uint64_t total = MC_ITEM_HEADER + req->key.len + 1 + (req->flags != 0 ? 4 : 0) +
+                         (uint64_t)vlen + 2;
+
+        if (total > rd->lim.item_size_max) {
+            req->too_large = true;
+            req->error = "SERVER_ERROR object too large for cache";
+            rd->swallow = (uint64_t)vlen + 2;
+            *used += next;
+            /* skip what is already here; the rest as it comes */
+            {
+                size_t have = len - next < rd->swallow ? len - next : (size_t)rd->swallow;
+                rd->swallow -= have;
+                *used += have;
+            }
+            return RESP_OK;
+        }
+        if (len - next < (size_t)vlen + 2) {
+            return RESP_AGAIN; /* *used: only bytes swallowed before */
+        }
+        req->data = (struct resp_arg){ buf + next, (size_t)vlen };
+        if (buf[next + (size_t)vlen] != '\r' || buf[next + (size_t)vlen + 1] != '\n') {
+            set_error(req, "CLIENT_ERROR bad data chunk");
+        }
+        next += (size_t)vlen + 2;
+    }
+    *used += next;
+    return RESP_OK;
+}
