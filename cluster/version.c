@@ -40,6 +40,17 @@ hlc_next(struct hlc *h, uint64_t floor, int64_t now_ms)
     return ((t << VERSION_TAG_BITS) | h->tag) & VERSION_MAX;
 }
 
+uint64_t
+version_through_ms(int64_t ms)
+{
+    int64_t rel = ms - VERSION_EPOCH_MS;
+
+    if (rel < 0) {
+        return 0;
+    }
+    return ((((uint64_t)rel + 1) << (VERSION_LOGICAL_BITS + VERSION_TAG_BITS)) - 1) & VERSION_MAX;
+}
+
 void
 hlc_observe(struct hlc *h, uint64_t seen)
 {

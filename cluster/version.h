@@ -56,6 +56,9 @@ uint64_t hlc_next(struct hlc *h, uint64_t floor, int64_t now_ms);
 /* A version made elsewhere: versions made here from now on are greater. */
 void hlc_observe(struct hlc *h, uint64_t seen);
 
+/* The greatest version any member can make in Unix ms `ms`: a flush at
+ * that time covers every write of the millisecond, wherever it was made. */
+uint64_t version_through_ms(int64_t ms);
 /* Unix ms the version was made at, by its maker's clock. */
 int64_t version_ms(uint64_t v);
 unsigned version_tag(uint64_t v);

@@ -1216,6 +1216,12 @@ scatter_all(struct client *c, struct view *v, const struct command *cmd, int arg
         n += v->m[i].state != MBR_LEFT;
     }
     g = gather_new(c, kind, n);
+    if (cmd->flags & CMD_WRITE) {
+        /* FLUSHALL then GET: the GET's replicas must have flushed first,
+         * or a stale copy answers and read repair brings the key back */
+        g->slot->barrier = true;
+        c->barrier = true;
+    }
     n = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (v->m[i].state != MBR_LEFT) {

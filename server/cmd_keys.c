@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cluster/version.h"
 #include "server/commands.h"
 #include "server/glob.h"
 #include "server/replicate.h"
@@ -397,8 +399,23 @@ cmd_flushall(struct client *c, int argc, const struct resp_arg *argv)
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    store_flush(server.store);
+    keys_flush();
     reply_ok(c);
+}
+
+void
+keys_flush(void)
+{
+    int64_t t = now_ms();
+
+    store_flush(server.store, version_through_ms(t));
+    /* Answer in the next millisecond: a write the client sends after the
+     * reply is then newer than the flush on every member (one clock per
+     * machine; across machines, within their skew). */
+    while (now_ms() <= t) {
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 void

@@ -200,6 +200,8 @@ SUBCOMMANDS(XS)
 cmd_fn cmd_ping, cmd_help;
 
 void commands_setup(void);
+/* FLUSHALL's work (cmd_keys.c), also memcached's flush_all. */
+void keys_flush(void);
 /* Parse, check and run one request; the reply goes to c->out. */
 /* Run argv here, never routed, as a client of `proto` would see it, with
  * the reply in *out (initialized here; the caller deinits it) and c->out

@@ -103,7 +103,7 @@ memcache_flush_at(int64_t when_ms)
     memcache_count(MCS_CMD_FLUSH, 1);
     if (when_ms == 0) {
         atomic_store(&mc.flush_at, 0);
-        store_flush(server.store);
+        keys_flush();
         return;
     }
     atomic_store(&mc.flush_at, when_ms);
@@ -115,7 +115,7 @@ memcache_tick(int64_t now)
     int64_t at = atomic_load(&mc.flush_at);
 
     if (at != 0 && at <= now && atomic_compare_exchange_strong(&mc.flush_at, &at, 0)) {
-        store_flush(server.store);
+        keys_flush();
     }
 }
 

@@ -300,6 +300,9 @@ client_slot_done(struct client *c, struct reply_slot *s)
         if (h->xlate != SLOT_DISCARD) {
             resp_add_raw(&c->out, h->buf.data + h->buf.pos, resp_buf_pending(&h->buf));
         }
+        if (h->barrier) {
+            c->barrier = false;
+        }
         resp_buf_deinit(&h->buf);
         c->slots = h->next;
         if (c->slots == NULL) {
@@ -520,7 +523,7 @@ client_process_input(struct client *c)
         prefetch_pipeline(c);
     }
     while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&
-           !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+           !c->barrier && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->mc != NULL) {
             enum resp_status st = memcache_run_next(c, c->in.data + c->in.pos,
                                                     resp_buf_pending(&c->in), &used);

@@ -48,6 +48,8 @@
 /* One RC.SLOTSCAN reply: about this many bytes or entries at most. */
 #define PAGE_BYTES (256 * 1024)
 #define PAGE_ENTRIES 1024
+/* An entry of a page: key, version, expire, value (nil: tombstone), mcflags. */
+#define PAGE_FIELDS 5
 #define PAGE_BUCKETS 64
 
 enum { SLOT_DONE = 0, SLOT_PENDING, SLOT_ASKED };
@@ -113,6 +115,7 @@ page_add(void *ctx, const struct item *it)
     } else {
         resp_add_bulk(&p->b, item_value(it), it->vlen);
     }
+    resp_add_int(&p->b, item_mcflags(it));
     p->n++;
 }
 
@@ -135,7 +138,7 @@ rebalance_bus_slotscan(struct client *c, int argc, const struct resp_arg *argv)
         cur = store_slot_scan(server.store, (unsigned)slot, cur, PAGE_BUCKETS, true, page_add, &p,
                               c->now_ms);
     } while (cur != 0 && p.b.len < PAGE_BYTES && p.n < PAGE_ENTRIES);
-    resp_add_array(&c->out, 1 + 4 * p.n);
+    resp_add_array(&c->out, 1 + PAGE_FIELDS * p.n);
     resp_add_int(&c->out, (int64_t)cur);
     resp_add_raw(&c->out, p.b.data, p.b.len);
     resp_buf_deinit(&p.b);
@@ -186,18 +189,19 @@ static bool
 install(const struct resp_arg *el, int64_t now)
 {
     struct resp_arg key, val;
-    long long ver, exp;
+    long long ver, exp, mcflags;
     bool tomb = !repl_reply_bulk(&el[3], &val);
 
     if (!repl_reply_bulk(&el[0], &key) || !repl_reply_ll(&el[1], &ver) ||
-        !repl_reply_ll(&el[2], &exp) || (tomb && ver == 0)) {
+        !repl_reply_ll(&el[2], &exp) || !repl_reply_ll(&el[4], &mcflags) || (tomb && ver == 0)) {
         return false;
     }
     if (ver == 0) {
-        store_set(server.store, key.p, key.len, val.p, val.len, STORE_SET_NX, exp, now, NULL);
+        store_mc_store(server.store, key.p, key.len, val.p, val.len, (uint32_t)mcflags, exp,
+                       STORE_MC_ADD, 0, now);
     } else {
-        store_apply(server.store, key.p, key.len, tomb ? NULL : val.p, tomb ? 0 : val.len, exp,
-                    tomb, (uint64_t)ver, now, NULL, NULL);
+        store_apply_if(server.store, key.p, key.len, tomb ? NULL : val.p, tomb ? 0 : val.len, exp,
+                       (uint32_t)mcflags, tomb, (uint64_t)ver, STORE_IF_NEWER, 0, now, NULL, NULL);
     }
     return true;
 }
@@ -223,7 +227,7 @@ pull_done(void *ctx, const char *reply, size_t len)
 {
     uint16_t slot = (uint16_t)(uintptr_t)ctx;
     long n = reply != NULL ? resp_reply_elements(reply, len, NULL, 0) : -1;
-    struct resp_arg *el = n >= 1 && (n - 1) % 4 == 0 ? malloc((size_t)n * sizeof *el) : NULL;
+    struct resp_arg *el = n >= 1 && (n - 1) % PAGE_FIELDS == 0 ? malloc((size_t)n * sizeof *el) : NULL;
     long long cursor;
     int64_t now = now_ms();
     long i;
@@ -247,7 +251,7 @@ pull_done(void *ctx, const char *reply, size_t len)
         free(el);
         return; /* failed or refused: asked again from the same cursor */
     }
-    for (i = 1; i < n && install(&el[i], now); i += 4) {
+    for (i = 1; i < n && install(&el[i], now); i += PAGE_FIELDS) {
         atomic_fetch_add_explicit(&rb.keys_received, 1, memory_order_relaxed);
     }
     free(el);

@@ -182,6 +182,7 @@ repl_listing_has(const struct repl_listing *l, const char *key, size_t klen)
 struct entry {
     uint64_t version;
     int64_t expire_ms; /* 0 = none */
+    uint32_t mcflags;  /* memcached's client flags, 0 = none */
     bool tomb, present;
     const char *val;
     size_t vlen;
@@ -212,12 +213,14 @@ entry_local(struct entry *e, const char *key, size_t klen, int64_t now)
         e->expire_ms = x > 0 && !e->tomb ? x : 0;
         e->val = item_value(e->it);
         e->vlen = e->it->vlen;
+        e->mcflags = item_mcflags(e->it);
     }
 }
 
-/* argv for RC.PUT / RC.HINT of an entry; nums holds the numbers' text. */
+/* argv for RC.PUT / RC.HINT of an entry: ... expire [value [mcflags]]
+ * (flags only when there are some); nums holds the numbers' text. */
 static int
-entry_argv(struct resp_arg *a, char nums[3][24], const char *owner, const char *key, size_t klen,
+entry_argv(struct resp_arg *a, char nums[4][24], const char *owner, const char *key, size_t klen,
            const struct entry *e, uint64_t parent)
 {
     int n = 0;
@@ -234,6 +237,9 @@ entry_argv(struct resp_arg *a, char nums[3][24], const char *owner, const char *
     a[n++] = (struct resp_arg){ nums[2], resp_i64_to_str(nums[2], e->expire_ms) };
     if (!e->tomb) {
         a[n++] = (struct resp_arg){ e->val, e->vlen };
+        if (e->mcflags != 0) {
+            a[n++] = (struct resp_arg){ nums[3], resp_i64_to_str(nums[3], e->mcflags) };
+        }
     }
     return n;
 }
@@ -244,7 +250,7 @@ hint_keep(const char *owner, const char *key, size_t klen, const struct entry *e
 {
     struct hint_rec r = { .key = key, .klen = klen, .val = e->val, .vlen = e->vlen,
                           .expire_ms = e->expire_ms, .version = e->version, .parent = parent,
-                          .tomb = e->tomb, .created_ms = now };
+                          .tomb = e->tomb, .created_ms = now, .mcflags = e->mcflags };
 
     if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
         log_msg(LOG_VERBOSE, "replication: a hint for %.40s was not kept", owner);
@@ -285,7 +291,7 @@ struct rop {
     unsigned n, w;
     bool write;               /* the command may change its keys */
     bool get;                 /* GET: answered from the read phase's copy */
-    bool open;                /* a write in its read phase: its keys wait (order) */
+    bool open;                /* in its read phase: later commands on its keys wait (order) */
     unsigned r;
     int kind, phase;
     int argc;
@@ -321,7 +327,8 @@ classify(const struct command *cmd, int argc, const struct resp_arg *argv)
         return K_READ;
     }
     if (strcmp(cmd->name, "setex") == 0 || strcmp(cmd->name, "psetex") == 0 ||
-        strcmp(cmd->name, "mset") == 0) {
+        strcmp(cmd->name, "mset") == 0 ||
+        (strcmp(cmd->name, "mc.store") == 0 && argc > 2 && arg_is(&argv[2], "set"))) {
         return K_BLIND;
     }
     if (strcmp(cmd->name, "set") == 0) {
@@ -413,7 +420,7 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
         const struct coord_act *a = &acts[i];
         const struct view_member *to = &op->v->m[rk->who[a->to]];
         struct resp_arg argv[8];
-        char nums[3][24], ver[24];
+        char nums[4][24], ver[24];
         int argc;
 
         switch (a->kind) {
@@ -453,9 +460,9 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             atomic_fetch_add_explicit(&rp.read_repairs, 1, memory_order_relaxed);
             if (a->to == rk->co.self) {
                 if (rk->best.present) {
-                    store_apply(server.store, rk->key, rk->klen, rk->best.val, rk->best.vlen,
-                                rk->best.expire_ms, rk->best.tomb, rk->best.version,
-                                op->c->now_ms, NULL, NULL);
+                    store_apply_if(server.store, rk->key, rk->klen, rk->best.val, rk->best.vlen,
+                                   rk->best.expire_ms, rk->best.mcflags, rk->best.tomb,
+                                   rk->best.version, STORE_IF_NEWER, 0, op->c->now_ms, NULL, NULL);
                 }
             } else if (rk->best.present) {
                 /* off the reply path: nobody waits for its answer */
@@ -508,27 +515,28 @@ repl_reply_bulk(const struct resp_arg *el, struct resp_arg *out)
 static bool
 parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
 {
-    struct resp_arg el[3];
-    long n = resp_reply_elements(reply, len, el, 3);
-    long long v, x;
+    struct resp_arg el[4];
+    long n = resp_reply_elements(reply, len, el, 4);
+    long long v, x, f = 0;
 
-    if (n != 1 && n != 3) {
+    if (n != 1 && n != 3 && n != 4) {
         return false;
     }
     if (!repl_reply_ll(&el[0], &v)) {
         return false;
     }
     *version = (uint64_t)v;
-    if (n == 3 && e != NULL) {
+    if (n >= 3 && e != NULL) {
         struct resp_arg body;
 
-        if (!repl_reply_ll(&el[1], &x)) {
+        if (!repl_reply_ll(&el[1], &x) || (n == 4 && !repl_reply_ll(&el[3], &f))) {
             return false;
         }
         entry_clear(e);
         e->present = true;
         e->version = (uint64_t)v;
         e->expire_ms = x;
+        e->mcflags = (uint32_t)f;
         e->tomb = !repl_reply_bulk(&el[2], &body);
         if (!e->tomb) {
             e->vlen = body.len;
@@ -555,7 +563,7 @@ key_settle(struct rop *op, int k)
 {
     struct rkey *rk = &op->keys[k];
     struct resp_arg argv[8];
-    char nums[3][24];
+    char nums[4][24];
     int argc;
 
     if (op->kind != K_RMW) {
@@ -577,7 +585,7 @@ key_settle(struct rop *op, int k)
     }
     atomic_fetch_add_explicit(&rp.withdrawn, 1, memory_order_relaxed);
     store_apply_if(server.store, rk->key, rk->klen, rk->was.val, rk->was.vlen, rk->was.expire_ms,
-                   rk->was.tomb, rk->was.version, STORE_IF_REPLACES, rk->best.version,
+                   rk->was.mcflags, rk->was.tomb, rk->was.version, STORE_IF_REPLACES, rk->best.version,
                    op->c->now_ms, NULL, NULL);
     argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->was, rk->best.version);
     argv[0] = (struct resp_arg){ "RC.REPLACE", 10 };
@@ -724,12 +732,14 @@ op_step(struct rop *op)
     if (op->phase == PH_READ) {
         if (op->get) {
             op_answer_get(op);
+            op_close(op);
             op_reply(op);
             return;
         }
         /* every key's newest copy is installed here (REPAIR to self) */
         op_execute(op);
         if (op->kind == K_READ) {
+            op_close(op);
             op_reply(op);
             return;
         }
@@ -903,6 +913,10 @@ op_start(struct rop *op)
             order_open(c, op, NULL);
         } else {
             atomic_fetch_add_explicit(&rp.reads, 1, memory_order_relaxed);
+            /* a write sent after it must not reach the replicas it asks
+             * first: the write waits for its answer */
+            op->open = true;
+            order_open(c, op, NULL);
         }
         for (int k = 0; k < op->nkeys; k++) {
             struct entry e = { 0 };
@@ -974,7 +988,9 @@ static void fwd_done(void *ctx, const char *reply, size_t len);
  * one after another, so a command must not start while an earlier command
  * of the same connection that writes one of its keys is not done: a
  * read-modify-write here still in its read phase (a blind write applies at
- * once), or a write forwarded and not answered yet. Such a command is held,
+ * once), or a write forwarded and not answered yet; nor may a write start
+ * while an earlier quorum read of its keys waits for replicas, which the
+ * write could reach first. Such a command is held,
  * and so is everything the connection sends after it until it starts:
  * held commands start in order once nothing unfinished touches the first
  * one's keys. Keys compare by hash: a collision only holds a command
@@ -984,6 +1000,7 @@ struct repl_unit {
     struct repl_unit *next;
     struct rop *op;            /* the command: one of op and f */
     struct fwd *f;
+    bool write;                /* reads hold only writes back */
     int nh;
     uint64_t h[];              /* its keys' hashes */
 };
@@ -1002,6 +1019,7 @@ unit_new(struct rop *op, struct fwd *f, const struct command *cmd, int argc,
     u->next = NULL;
     u->op = op;
     u->f = f;
+    u->write = (cmd->flags & CMD_WRITE) != 0;
     u->nh = 0;
     for (int i = cmd->first_key; i > 0 && i <= last && i < argc; i += cmd->step) {
         u->h[u->nh++] = XXH3_64bits(argv[i].p, argv[i].len);
@@ -1017,6 +1035,9 @@ static bool
 units_share(const struct repl_unit *list, const struct repl_unit *u)
 {
     for (const struct repl_unit *o = list; o != NULL; o = o->next) {
+        if (!o->write && !u->write) {
+            continue; /* two reads: either order answers the same */
+        }
         if (o->nh > UNIT_MAX_COMPARE || u->nh > UNIT_MAX_COMPARE) {
             return true;
         }
@@ -1353,7 +1374,7 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     }
 }
 
-/* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value]: a
+/* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value [mcflags]]: a
  * replica write; a read-modify-write's, refused (answered *1 :<version
  * held>, an array where an ack is an integer) when this member holds a
  * write it was not made over; a lost write's withdrawal (parent: the
@@ -1364,18 +1385,19 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
     enum store_guard guard = arg_is(&argv[0], "rc.putif")     ? STORE_IF_FOLLOWS
                              : arg_is(&argv[0], "rc.replace") ? STORE_IF_REPLACES
                                                               : STORE_IF_NEWER;
-    uint64_t ver, parent, cur = 0, prev = 0;
+    uint64_t ver, parent, cur = 0, prev = 0, mcflags = 0;
     long long exp;
 
-    if ((argc != 5 && argc != 6) || !arg_u64(&argv[2], &ver) || !arg_u64(&argv[3], &parent) ||
-        !arg_ll(&argv[4], &exp) || ver == 0) {
+    if (argc < 5 || argc > 7 || !arg_u64(&argv[2], &ver) || !arg_u64(&argv[3], &parent) ||
+        !arg_ll(&argv[4], &exp) || ver == 0 || (argc == 7 && !arg_u64(&argv[6], &mcflags))) {
         reply_error(c, "ERR malformed RC.PUT");
         return;
     }
     c->now_ms = now_ms();
     hlc_observe(&rp.hlc, ver);
-    switch (store_apply_if(server.store, argv[1].p, argv[1].len, argc == 6 ? argv[5].p : NULL,
-                           argc == 6 ? argv[5].len : 0, exp, argc == 5, ver, guard, parent,
+    switch (store_apply_if(server.store, argv[1].p, argv[1].len, argc >= 6 ? argv[5].p : NULL,
+                           argc >= 6 ? argv[5].len : 0, exp, (uint32_t)mcflags, argc == 5, ver,
+                           guard, parent,
                            c->now_ms, &cur, &prev)) {
     case STORE_ENOMEM:
         reply_error(c, ERR_OOM);
@@ -1420,13 +1442,16 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         resp_add_array(&c->out, 1);
         resp_add_int(&c->out, (int64_t)e.version);
     } else {
-        resp_add_array(&c->out, 3);
+        resp_add_array(&c->out, e.mcflags != 0 ? 4 : 3);
         resp_add_int(&c->out, (int64_t)e.version);
         resp_add_int(&c->out, e.expire_ms);
         if (e.tomb) {
             resp_add_null(&c->out, RESP2);
         } else {
             resp_add_bulk(&c->out, e.val, e.vlen);
+        }
+        if (e.mcflags != 0) {
+            resp_add_int(&c->out, e.mcflags);
         }
     }
     entry_clear(&e);
@@ -1435,22 +1460,23 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
 void
 repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv)
 {
-    uint64_t ver, parent;
+    uint64_t ver, parent, mcflags = 0;
     long long exp;
     char owner[HINT_TARGET_LEN + 1];
     struct hint_rec r;
 
-    if ((argc != 6 && argc != 7) || argv[1].len != HINT_TARGET_LEN || !arg_u64(&argv[3], &ver) ||
-        !arg_u64(&argv[4], &parent) || !arg_ll(&argv[5], &exp)) {
+    if (argc < 6 || argc > 8 || argv[1].len != HINT_TARGET_LEN || !arg_u64(&argv[3], &ver) ||
+        !arg_u64(&argv[4], &parent) || !arg_ll(&argv[5], &exp) ||
+        (argc == 8 && !arg_u64(&argv[7], &mcflags))) {
         reply_error(c, "ERR malformed RC.HINT");
         return;
     }
     memcpy(owner, argv[1].p, HINT_TARGET_LEN);
     owner[HINT_TARGET_LEN] = '\0';
     r = (struct hint_rec){ .key = argv[2].p, .klen = argv[2].len,
-                           .val = argc == 7 ? argv[6].p : NULL, .vlen = argc == 7 ? argv[6].len : 0,
+                           .val = argc >= 7 ? argv[6].p : NULL, .vlen = argc >= 7 ? argv[6].len : 0,
                            .expire_ms = exp, .version = ver, .parent = parent, .tomb = argc == 6,
-                           .created_ms = now_ms() };
+                           .created_ms = now_ms(), .mcflags = (uint32_t)mcflags };
     hlc_observe(&rp.hlc, ver);
     if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
         reply_error(c, "ERR hint not kept");
@@ -1518,9 +1544,9 @@ replay_rec(void *ctx, const struct hint_rec *h)
 {
     struct replay *r = ctx;
     struct entry e = { .version = h->version, .expire_ms = h->expire_ms, .tomb = h->tomb,
-                       .present = true, .val = h->val, .vlen = h->vlen };
+                       .present = true, .val = h->val, .vlen = h->vlen, .mcflags = h->mcflags };
     struct resp_arg argv[8];
-    char nums[3][24];
+    char nums[4][24];
     int argc = entry_argv(argv, nums, NULL, h->key, h->klen, &e, h->parent);
 
     r->sent++;

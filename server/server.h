@@ -107,6 +107,7 @@ struct reply_slot {
     struct resp_buf buf;
     bool done;
     uint8_t xlate;
+    bool barrier;                 /* the connection reads on once it is sent */
 };
 #define CLIENT_MAX_SLOTS 1024 /* in-flight replies before reading pauses */
 
@@ -132,6 +133,8 @@ struct client {
     bool no_route;                /* run commands here (bus, scatter parts) */
     bool disk_wait;               /* a command waits for a disk read: the
                                    * requests after it wait too (reader.c) */
+    bool barrier;                 /* a FLUSHALL runs on every member: the
+                                   * requests after it wait for its reply */
     bool authed;
     bool limits_authed;           /* the reader's limits were set for authed */
     _Atomic bool kill;            /* set by CLIENT KILL from any thread */

@@ -94,6 +94,9 @@ struct store {
      * before clock is published, so a reader that sees a clock sees its ctx. */
     _Atomic(store_clock_fn *) clock;
     void *_Atomic clock_ctx;
+    /* Versions up to this one were flushed (store_flush): a replica's copy
+     * that was on its way is refused, or it would outlive the flush. */
+    _Atomic uint64_t floor;
     _Atomic int64_t tomb_grace_ms;
     /* Written on every write from every thread: keep it off the line that
      * holds the read-mostly settings above. */
@@ -2239,13 +2242,13 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
             size_t vlen, int64_t expire_ms, bool tomb, uint64_t version,
             int64_t now_ms, uint64_t *cur, uint64_t *prev)
 {
-    return store_apply_if(st, key, klen, val, vlen, expire_ms, tomb, version, STORE_IF_NEWER, 0,
-                          now_ms, cur, prev);
+    return store_apply_if(st, key, klen, val, vlen, expire_ms, 0, tomb, version, STORE_IF_NEWER,
+                          0, now_ms, cur, prev);
 }
 
 enum store_status
 store_apply_if(struct store *st, const char *key, size_t klen, const void *val, size_t vlen,
-               int64_t expire_ms, bool tomb, uint64_t version, enum store_guard guard,
+               int64_t expire_ms, uint32_t mcflags, bool tomb, uint64_t version, enum store_guard guard,
                uint64_t base, int64_t now_ms, uint64_t *cur, uint64_t *prev)
 {
     enum store_status rc = STORE_OK;
@@ -2254,6 +2257,9 @@ store_apply_if(struct store *st, const char *key, size_t klen, const void *val, 
     struct shard *sh;
     uint64_t h, have;
 
+    if (version <= atomic_load_explicit(&st->floor, memory_order_relaxed)) {
+        return STORE_ENOTSET; /* written before a flush */
+    }
     if (!tomb && expire_ms > 0 && expire_ms <= now_ms) {
         tomb = true; /* expired on arrival: what is left is its delete */
     }
@@ -2267,8 +2273,8 @@ store_apply_if(struct store *st, const char *key, size_t klen, const void *val, 
         nit = item_create_v(key, klen, 0, tomb_expire(st, now_ms), NULL,
                             (uint32_t)now_ms, ITEM_F_VERSION | ITEM_F_TOMB, version);
     } else {
-        nit = item_create_v(key, klen, vlen, expire_ms > 0 ? expire_ms : 0, NULL,
-                            (uint32_t)now_ms, ITEM_F_VERSION, version);
+        nit = item_create_mc(key, klen, vlen, expire_ms > 0 ? expire_ms : 0, mcflags,
+                             (uint32_t)now_ms, ITEM_F_VERSION, version);
     }
     if (nit == NULL) {
         return STORE_ENOMEM;
@@ -2398,8 +2404,16 @@ store_volatile_count(struct store *st)
 /* One shard at a time: writers to other shards may run meanwhile, so this is
  * not an atomic snapshot of the keyspace (Redis's FLUSHALL is). */
 void
-store_flush(struct store *st)
+store_flush(struct store *st, uint64_t through)
 {
+    store_clock_fn *clock = atomic_load_explicit(&st->clock, memory_order_acquire);
+
+    if (clock != NULL) {
+        uint64_t f = atomic_load(&st->floor);
+
+        atomic_store(&st->floor, clock(atomic_load_explicit(&st->clock_ctx, memory_order_relaxed),
+                                       through > f ? through : f));
+    }
     atomic_fetch_add_explicit(&st->flushes, 1, memory_order_relaxed);
     for (unsigned i = 0; i < st->nshards; i++) {
         struct shard *sh = &st->shards[i];

@@ -264,7 +264,8 @@ void store_touch_item(struct item *it, int64_t now_ms);
  * entry's version (absent = 0): a value (tomb false; expire_ms absolute Unix
  * ms, 0 = none) or a tombstone (tomb true; val ignored; it expires
  * tombstone_grace_ms after now_ms). A value whose expire_ms <= now_ms is
- * installed as a tombstone. Works whether or not versions are on. The new item has no memcached flags.
+ * installed as a tombstone. Works whether or not versions are on. The new item has no memcached flags
+ * (store_apply_if takes them).
  * Returns STORE_OK when installed, STORE_ENOTSET when the current entry's
  * version is >= version (nothing changes), STORE_ENOMEM, STORE_ETOOBIG.
  * *cur and *prev (either may be NULL) receive the key's version after and
@@ -287,7 +288,8 @@ enum store_status store_apply(struct store *st, const char *key, size_t klen,
  *                     putting back the winner's copy. Else STORE_ENOTSET. */
 enum store_guard { STORE_IF_NEWER, STORE_IF_FOLLOWS, STORE_IF_REPLACES };
 enum store_status store_apply_if(struct store *st, const char *key, size_t klen,
-                                 const void *val, size_t vlen, int64_t expire_ms, bool tomb,
+                                 const void *val, size_t vlen, int64_t expire_ms,
+                                 uint32_t mcflags, bool tomb,
                                  uint64_t version, enum store_guard guard, uint64_t base,
                                  int64_t now_ms, uint64_t *cur, uint64_t *prev);
 
@@ -303,7 +305,11 @@ enum store_status store_rename(struct store *st, const char *src, size_t slen,
 uint64_t store_dbsize(struct store *st);
 /* Number of keys with an expiry. */
 uint64_t store_volatile_count(struct store *st);
-void store_flush(struct store *st);
+/* With versions on, every version up to `through` and every one the clock
+ * gave so far is flushed too: store_apply_if refuses them afterwards
+ * (STORE_ENOTSET), so a replica's copy written before the flush and still
+ * on its way cannot bring a key back; the clock moves past them. */
+void store_flush(struct store *st, uint64_t through);
 /* How many store_flush calls there have been: a copy fetched before one
  * (a slot move's page) must not be installed after it. */
 uint64_t store_flushes(struct store *st);

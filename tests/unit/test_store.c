@@ -599,7 +599,7 @@ Test(store, flush_empties_the_store)
         snprintf(k, sizeof k, "k%d", i);
         cr_assert(eq(int, set_at(k, "v", i % 2 ? T0 + 100 : 0, T0), STORE_OK));
     }
-    store_flush(st);
+    store_flush(st, 0);
     after = stats();
     cr_assert(eq(u64, after.keys, 0));
     cr_assert(eq(u64, after.volatile_keys, 0));
@@ -1122,7 +1122,7 @@ Test(store, reports_the_per_key_overhead)
     double plain, ttl;
 
     plain = overhead_per_key(false);
-    store_flush(st);
+    store_flush(st, 0);
     ttl = overhead_per_key(true);
     cr_log_info("overhead per key (16 B key, 100 B value): %.1f B, %.1f B with a TTL\n",
                 plain, ttl);
@@ -1475,7 +1475,7 @@ Test(store, a_pinned_item_survives_overwrite_and_delete)
     cr_assert(eq(int, memcmp(item_value(b), "second", 6), 0));
     item_release(&a);
     item_release(&b);
-    store_flush(st);
+    store_flush(st, 0);
 }
 
 enum { INCR_THREADS = 4, INCR_EACH = 100000, INCR_KEYS = 7 };
@@ -1584,7 +1584,7 @@ Test(store, concurrent_set_get_del_keeps_pinned_values_intact)
     s = stats();
     cr_assert(le(u64, s.keys, 64));
     cr_assert(eq(u64, s.keys, store_dbsize(st)));
-    store_flush(st);
+    store_flush(st, 0);
     s = stats();
     cr_assert(eq(u64, s.item_bytes, 0));
     cr_assert(eq(u64, s.payload_bytes, 0));
@@ -1947,7 +1947,7 @@ Test(store, tombstones_count_in_used_memory_and_the_baseline_returns)
     cr_assert(held.used_bytes > base.used_bytes);
     cr_assert(eq(u64, held.keys, 0));
     cr_assert(eq(u64, held.tombstones, 1));
-    store_flush(st);
+    store_flush(st, 0);
     cr_assert(eq(u64, stats().used_bytes, base.used_bytes));
     cr_assert(eq(u64, stats().tombstones, 0));
 }
@@ -2040,7 +2040,7 @@ Test(store, apply_reports_the_version_it_found)
 static enum store_status
 apply_if(const char *k, const char *v, uint64_t version, enum store_guard g, uint64_t base)
 {
-    return store_apply_if(st, k, strlen(k), v, strlen(v), 0, false, version, g, base, T0, NULL,
+    return store_apply_if(st, k, strlen(k), v, strlen(v), 0, 0, false, version, g, base, T0, NULL,
                           NULL);
 }
 
@@ -2164,7 +2164,7 @@ Test(store, reports_the_per_key_overhead_with_versions)
 
     versions_on();
     plain = overhead_per_key(false);
-    store_flush(st);
+    store_flush(st, 0);
     ttl = overhead_per_key(true);
     fprintf(stderr, "store overhead per key with versions: %.1f B without TTL, %.1f B with TTL\n",
             plain, ttl);
