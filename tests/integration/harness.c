@@ -116,6 +116,10 @@ server_path(void)
     return "./ringcache-server";
 }
 
+#ifndef HARNESS_MEMCACHED
+#define HARNESS_MEMCACHED 0
+#endif
+
 /* A port nobody listens on right now (another process may take it before the
  * server binds it: start retries then). */
 static int
@@ -179,8 +183,8 @@ untrack(struct harness_server *s)
 static pid_t
 spawn(struct harness_server *s, const char *path, int nextra, const char *const *extra)
 {
-    char portstr[16];
-    const char *argv[MAX_ARGS + 8];
+    char portstr[16], mcstr[16];
+    const char *argv[MAX_ARGS + 10];
     int argc = 0;
     int logfd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_t parent = getpid();
@@ -203,6 +207,11 @@ spawn(struct harness_server *s, const char *path, int nextra, const char *const 
     argv[argc++] = "127.0.0.1";
     argv[argc++] = "--io-threads";
     argv[argc++] = "2";
+    if (s->mc_port > 0) {
+        snprintf(mcstr, sizeof mcstr, "%d", s->mc_port);
+        argv[argc++] = "--memcached-port";
+        argv[argc++] = mcstr;
+    }
     for (int i = 0; i < nextra; i++) {
         argv[argc++] = extra[i];
     }
@@ -257,6 +266,7 @@ server_start_v(const char *arg, va_list ap)
 
         s->port = free_port();
         cr_assert(s->port > 0, "harness: no free port");
+        s->mc_port = HARNESS_MEMCACHED ? free_port() : 0;
         s->pid = spawn(s, path, nextra, extra);
         cr_assert(s->pid > 0, "harness: cannot start %s: %s", path, strerror(errno));
         track(s);
@@ -890,7 +900,13 @@ static struct {
 int
 harness_raw_connect(const struct harness_server *s)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    return harness_raw_connect_port(s->port);
+}
+
+int
+harness_raw_connect_port(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     struct timeval tv = {5, 0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;

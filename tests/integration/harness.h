@@ -35,6 +35,8 @@
 struct harness_server {
     pid_t pid;          /* -1 once reaped */
     int port;
+    int mc_port;        /* its memcached port in a suite built with
+                         * -DHARNESS_MEMCACHED=1 (every server gets one), else 0 */
     int exit_status;    /* waitpid status, valid once pid == -1 */
     char log_path[256]; /* the server's stdout and stderr */
 };
@@ -168,6 +170,8 @@ char *harness_elem_str_at(const char *file, int line, const redisReply *r, size_
 
 /* A blocking TCP socket to s with 5 s send/receive timeouts. */
 int harness_raw_connect(const struct harness_server *s);
+/* The same to any loopback port (a memcached port). */
+int harness_raw_connect_port(int port);
 /* Send all of buf (fails the test on error). */
 void harness_raw_send(int fd, const void *buf, size_t len);
 #define harness_raw_send_str(fd, str) harness_raw_send((fd), (str), strlen(str))

@@ -484,6 +484,6 @@ Test(tier_scan, randomkey_returns_a_cold_key_when_memory_is_empty)
     }
     cr_assert(store_random_key(st, copy_key, key, NOW));
     cr_assert(eq(str, key, "key:123"));
-    store_flush(st);
+    store_flush(st, 0);
     cr_assert(not(store_random_key(st, copy_key, key, NOW)), "empty store");
 }

@@ -1,0 +1,241 @@
+/*
+ * tests/integration/test_memcache.c — the memcached port of a real server
+ * (and, built with -DHARNESS_CLUSTER=3, of member 1 of a 3-member cluster
+ * with replicas 3): memcached 1.6's exact replies to the text commands,
+ * CAS, noreply, pipelines and requests split at every byte, refused items,
+ * flush_all, and the keyspace shared with RESP (flags, TTLs). The byte
+ * strings here were checked against Debian's memcached 1.6.18; the
+ * differential suite (tests/memcached/) compares hundreds more against a
+ * memcached it starts.
+ */
+#include "tests/integration/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+TestSuite(memcache, .init = harness_setup, .fini = harness_teardown, .timeout = 60);
+
+#define SEND(fd, s) harness_raw_send(fd, s, sizeof(s) - 1)
+#define EXPECT(fd, s) raw_expect(fd, s)
+
+static int
+mc_connect(void)
+{
+    cr_assert(srv->mc_port > 0);
+    return harness_raw_connect_port(srv->mc_port);
+}
+
+/* Request, then its exact reply, one pair at a time. */
+static void
+exchange(int fd, const char *const pairs[][2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        harness_raw_send(fd, pairs[i][0], strlen(pairs[i][0]));
+        harness_raw_expect_at(__FILE__, __LINE__, fd, pairs[i][1], strlen(pairs[i][1]));
+    }
+}
+
+Test(memcache, text_commands_answer_as_memcached_does)
+{
+    static const char *const pairs[][2] = {
+        { "set a 5 0 3\r\nabc\r\n", "STORED\r\n" },
+        { "get a b\r\n", "VALUE a 5 3\r\nabc\r\nEND\r\n" },
+        { "add a 0 0 1\r\nx\r\n", "NOT_STORED\r\n" },
+        { "replace nokey 0 0 1\r\nx\r\n", "NOT_STORED\r\n" },
+        { "append a 9 0 2\r\nxy\r\n", "STORED\r\n" },
+        { "prepend a 9 0 2\r\n<<\r\n", "STORED\r\n" },
+        { "get a\r\n", "VALUE a 5 7\r\n<<abcxy\r\nEND\r\n" },
+        { "append nokey 0 0 1\r\nx\r\n", "NOT_STORED\r\n" },
+        { "incr a 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n" },
+        { "incr nokey 1\r\n", "NOT_FOUND\r\n" },
+        { "set n 3 0 2\r\n10\r\n", "STORED\r\n" },
+        { "decr n 1\r\n", "9\r\n" },
+        { "get n\r\n", "VALUE n 3 2\r\n9 \r\nEND\r\n" },
+        { "decr n 100\r\n", "0\r\n" },
+        { "incr n 18446744073709551615\r\n", "18446744073709551615\r\n" },
+        { "incr n 2\r\n", "1\r\n" },
+        { "incr n x\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n" },
+        { "touch n 100\r\n", "TOUCHED\r\n" },
+        { "touch nokey 100\r\n", "NOT_FOUND\r\n" },
+        { "delete n\r\n", "DELETED\r\n" },
+        { "delete n\r\n", "NOT_FOUND\r\n" },
+        { "delete a 1\r\n", "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n" },
+        { "set k 4294967295 0 1\r\nz\r\n", "STORED\r\n" },
+        { "get k\r\n", "VALUE k 4294967295 1\r\nz\r\nEND\r\n" },
+        { "set k 0 0 3\r\nabcde\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n" },
+        { "set k x 0 1\r\nx\r\n", "CLIENT_ERROR bad command line format\r\nERROR\r\n" },
+        { "set k 0 0 1\r\nx\r\n", "STORED\r\n" },
+        { "bogus\r\n", "ERROR\r\n" },
+        { "get\r\n", "ERROR\r\n" },
+        { "verbosity 1\r\n", "OK\r\n" },
+        { "mn\r\n", "MN\r\n" },
+        { "gat 100 k nokey\r\n", "VALUE k 0 1\r\nx\r\nEND\r\n" },
+        { "gats 0 nokey\r\n", "END\r\n" },
+        { "touch k -1\r\n", "TOUCHED\r\n" },
+        { "get k\r\n", "END\r\n" },
+    };
+    int fd = mc_connect();
+
+    exchange(fd, pairs, sizeof pairs / sizeof pairs[0]);
+    close(fd);
+}
+
+Test(memcache, cas_is_the_items_version)
+{
+    int fd = mc_connect();
+    char buf[256], req[128];
+    unsigned long long cas;
+    size_t n;
+
+    SEND(fd, "set c 0 0 1\r\nx\r\ngets c\r\n");
+    EXPECT(fd, "STORED\r\n");
+    n = harness_raw_read(fd, buf, sizeof buf - 1, 3000);
+    buf[n] = '\0';
+    cr_assert(sscanf(buf, "VALUE c 0 1 %llu\r\n", &cas) == 1, "%s", buf);
+    cr_assert(cas != 0);
+    snprintf(req, sizeof req, "cas c 0 0 1 %llu\r\ny\r\n", cas);
+    harness_raw_send(fd, req, strlen(req));
+    EXPECT(fd, "STORED\r\n");
+    harness_raw_send(fd, req, strlen(req)); /* the version moved on */
+    EXPECT(fd, "EXISTS\r\n");
+    SEND(fd, "cas nokey 0 0 1 1\r\ny\r\n");
+    EXPECT(fd, "NOT_FOUND\r\n");
+    SEND(fd, "get c\r\n");
+    EXPECT(fd, "VALUE c 0 1\r\ny\r\nEND\r\n");
+    close(fd);
+}
+
+Test(memcache, noreply_and_pipelines_answer_only_what_must_be_answered)
+{
+    int fd = mc_connect();
+
+    SEND(fd, "set p1 0 0 1 noreply\r\na\r\nset p2 0 0 1 noreply\r\nb\r\nincr p1 1 noreply\r\n"
+             "delete nokey noreply\r\nset p3 0 0 x noreply\r\nget p1 p2 p3\r\n");
+    EXPECT(fd, "VALUE p1 0 1\r\na\r\nVALUE p2 0 1\r\nb\r\nEND\r\n");
+    close(fd);
+}
+
+Test(memcache, a_request_split_at_every_byte_is_answered_once)
+{
+    static const char req[] = "set split 7 0 5\r\nhello\r\nget split\r\n";
+    int fd = mc_connect();
+
+    for (size_t i = 0; i < sizeof req - 1; i++) {
+        harness_raw_send(fd, req + i, 1);
+        harness_sleep_ms(2);
+    }
+    EXPECT(fd, "STORED\r\nVALUE split 7 5\r\nhello\r\nEND\r\n");
+    close(fd);
+}
+
+Test(memcache, an_item_over_item_size_max_is_refused_its_data_skipped_and_the_old_value_dropped)
+{
+    size_t len = 2 * 1024 * 1024;
+    char *big = malloc(len + 64);
+    int fd = mc_connect();
+    int n;
+
+    SEND(fd, "set big 0 0 1\r\nv\r\n");
+    EXPECT(fd, "STORED\r\n");
+    n = snprintf(big, 64, "set big 0 0 %zu\r\n", len);
+    memset(big + n, 'x', len);
+    memcpy(big + n + len, "\r\n", 2);
+    harness_raw_send(fd, big, (size_t)n + len + 2);
+    EXPECT(fd, "SERVER_ERROR object too large for cache\r\n");
+    SEND(fd, "get big\r\n");
+    EXPECT(fd, "END\r\n");
+    close(fd);
+    free(big);
+}
+
+Test(memcache, flush_all_empties_every_copy_before_the_next_request)
+{
+    int fd = mc_connect();
+
+    for (int i = 0; i < 20; i++) {
+        SEND(fd, "set f 0 0 1\r\nx\r\nflush_all\r\nget f\r\n");
+        EXPECT(fd, "STORED\r\nOK\r\nEND\r\n");
+    }
+    SEND(fd, "flush_all noreply\r\nflush_all 0\r\n");
+    EXPECT(fd, "OK\r\n");
+    close(fd);
+}
+
+Test(memcache, negative_and_past_exptimes_expire_at_once)
+{
+    int fd = mc_connect();
+
+    SEND(fd, "set e1 0 -1 1\r\nx\r\nset e2 0 1000000000 1\r\nx\r\nget e1 e2\r\n");
+    EXPECT(fd, "STORED\r\nSTORED\r\nEND\r\n");
+    close(fd);
+}
+
+Test(memcache, the_keyspace_is_shared_with_resp)
+{
+    int fd = mc_connect();
+    long long ttl;
+
+    expect_ok(rc, "SET fromresp hello");
+    SEND(fd, "get fromresp\r\n");
+    EXPECT(fd, "VALUE fromresp 0 5\r\nhello\r\nEND\r\n");
+    SEND(fd, "set frommc 5 100 3\r\nabc\r\n");
+    EXPECT(fd, "STORED\r\n");
+    expect_bulk(rc, "abc", "GET frommc");
+    {
+        redisReply *r = harness_cmd(rc, "TTL frommc");
+        ttl = r->integer;
+        freeReplyObject(r);
+    }
+    cr_assert(ttl == 100 || ttl == 99, "TTL %lld", ttl);
+    /* a RESP write keeps no flags */
+    expect_ok(rc, "SET frommc xyz");
+    SEND(fd, "get frommc\r\n");
+    EXPECT(fd, "VALUE frommc 0 3\r\nxyz\r\nEND\r\n");
+    /* memcached's commands are not RESP commands */
+    expect_error(rc, "ERR unknown command 'MC.GET', with args beginning with: 'frommc' '0' ",
+                   "MC.GET frommc 0");
+    close(fd);
+}
+
+Test(memcache, stats_report_the_fields_clients_read)
+{
+    static const char *const fields[] = { "STAT pid ", "STAT uptime ", "STAT version ",
+                                          "STAT curr_items ", "STAT get_hits ",
+                                          "STAT cmd_get ", "STAT limit_maxbytes ",
+                                          "STAT curr_connections ", "STAT threads " };
+    int fd = mc_connect();
+    char buf[8192];
+    size_t n = 0;
+
+    SEND(fd, "get nokey\r\n");
+    EXPECT(fd, "END\r\n");
+    SEND(fd, "stats\r\n");
+    while (n < sizeof buf - 1 && (n < 5 || memcmp(buf + n - 5, "END\r\n", 5) != 0)) {
+        size_t got = harness_raw_read(fd, buf + n, 1, 3000);
+
+        if (got == 0) {
+            break;
+        }
+        n += got;
+    }
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        cr_assert(strstr(buf, fields[i]) != NULL, "no %s in %s", fields[i], buf);
+    }
+    cr_assert(strstr(buf, "STAT get_misses 1\r\n") != NULL || harness_clustered(), "%s", buf);
+    close(fd);
+}
+
+Test(memcache, quit_closes_and_an_http_request_is_hung_up_on)
+{
+    int fd = mc_connect();
+
+    SEND(fd, "quit\r\n");
+    cr_assert(harness_raw_closed_within(fd, 2000));
+    close(fd);
+    fd = mc_connect();
+    SEND(fd, "GET / HTTP/1.1\r\n");
+    cr_assert(harness_raw_closed_within(fd, 2000));
+    close(fd);
+}
