@@ -418,6 +418,14 @@ mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req 
         len -= n;
     }
     memset(req, 0, sizeof *req);
+    if (len > 0 && (unsigned char)buf[0] == 0x80) {
+        /* a binary protocol request (deprecated upstream): said so, not
+         * misread as text */
+        set_error(req, "CLIENT_ERROR the binary protocol is not supported");
+        req->close = true;
+        *used += len;
+        return RESP_OK;
+    }
     nl = memchr(buf, '\n', len);
     if (nl == NULL) {
         size_t sp = 0;

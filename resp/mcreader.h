@@ -52,6 +52,7 @@ struct mc_limits {
 struct mc_req {
     enum mc_cmd cmd;
     const char *error;        /* MC_ERROR: the reply line */
+    bool close;               /* MC_ERROR: then close the connection */
     bool noreply;
     /* a storage command too large to store: its data was swallowed; for
      * set the key is also dropped, as memcached does (no stale value) */

@@ -105,6 +105,15 @@ lookup_sub(const struct command *parent, const struct resp_arg *sub)
     return commands_lookup(full, n + sub->len);
 }
 
+bool
+commands_waits_for_replies(int argc, const struct resp_arg *argv)
+{
+    const struct command *cmd = argc > 0 ? commands_lookup(argv[0].p, argv[0].len) : NULL;
+
+    return cluster_enabled() && cmd != NULL && (cmd->flags & CMD_ALLNODES) &&
+           (cmd->flags & CMD_WRITE);
+}
+
 const struct command *
 commands_all(size_t *n)
 {

@@ -200,6 +200,10 @@ SUBCOMMANDS(XS)
 cmd_fn cmd_ping, cmd_help;
 
 void commands_setup(void);
+/* A command that runs on every member and writes (FLUSHALL): it must not
+ * start while the connection's earlier commands are still in flight on
+ * other members, or it could overtake their writes. */
+bool commands_waits_for_replies(int argc, const struct resp_arg *argv);
 /* FLUSHALL's work (cmd_keys.c), also memcached's flush_all. */
 void keys_flush(void);
 /* Parse, check and run one request; the reply goes to c->out. */

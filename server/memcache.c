@@ -425,6 +425,12 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     if (st != RESP_OK) {
         return st;
     }
+    if (r.cmd == MC_FLUSH_ALL && c->slots != NULL && cluster_enabled()) {
+        /* it could overtake the writes still in flight before it: read it
+         * again once their replies are in */
+        *used = 0;
+        return RESP_AGAIN;
+    }
     atomic_store_explicit(&c->last_cmd, "memcached", memory_order_relaxed);
     if (r.too_large) {
         if (r.cmd == MC_SET) {
@@ -441,6 +447,9 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     case MC_ERROR:
         if (!r.noreply) {
             reply_line(c, r.error);
+        }
+        if (r.close) {
+            client_close_after_reply(c);
         }
         break;
     case MC_GET:

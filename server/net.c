@@ -562,6 +562,9 @@ client_process_input(struct client *c)
             resp_buf_consume(&c->in, resp_buf_pending(&c->in));
             break;
         }
+        if (req.argc > 0 && c->slots != NULL && commands_waits_for_replies(req.argc, req.argv)) {
+            break; /* run again once the replies in flight are in */
+        }
         if (req.argc > 0) {
             client_run(c, req.argc, req.argv);
         }

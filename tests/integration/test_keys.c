@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 TestSuite(keys, .init = harness_setup, .fini = harness_teardown, .timeout = 30);
 
@@ -691,6 +692,23 @@ Test(keys, flushdb_and_flushall_empty_the_db_sync_or_async)
     expect_ok(rc, "SET a 1");
     expect_ok(rc, "flushall async");
     expect_int(rc, 0, "EXISTS a");
+}
+
+Test(keys, a_pipelined_flushall_empties_what_was_written_before_it)
+{
+    /* In a cluster the SET's copies are still on their way when FLUSHALL is
+     * read, and the GET's replicas may not have flushed yet: neither may
+     * let the key outlive the flush. */
+    int fd = harness_raw_connect(srv);
+
+    for (int i = 0; i < 20; i++) {
+        static const char req[] = "*3\r\n$3\r\nSET\r\n$1\r\nf\r\n$1\r\nx\r\n"
+                                  "*1\r\n$8\r\nFLUSHALL\r\n*2\r\n$3\r\nGET\r\n$1\r\nf\r\n";
+
+        harness_raw_send(fd, req, sizeof req - 1);
+        raw_expect(fd, "+OK\r\n+OK\r\n$-1\r\n");
+    }
+    close(fd);
 }
 
 Test(keys, flush_rejects_unknown_modes)

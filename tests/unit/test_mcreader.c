@@ -282,6 +282,17 @@ Test(mcreader, a_line_with_no_newline_past_2048_bytes_closes_unless_it_is_a_get)
     free(buf);
 }
 
+Test(mcreader, a_binary_protocol_request_gets_a_clear_error_and_a_close)
+{
+    static const char get[] = "\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01"
+                              "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00k";
+    struct mc_req r = parse1(get, sizeof get - 1);
+
+    cr_assert(eq(int, r.cmd, MC_ERROR));
+    cr_assert(r.close);
+    cr_assert(eq(str, (char *)r.error, "CLIENT_ERROR the binary protocol is not supported"));
+}
+
 Test(mcreader, an_http_request_line_closes_the_connection)
 {
     struct mc_req r;
