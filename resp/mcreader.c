@@ -18,15 +18,12 @@
  * with more has a 24th, "the rest", and fails its count check. */
 #define MAX_TOKENS 24
 
-/* The item header memcached sizes an item with (struct _stritem, 48
- * bytes, and the CAS field): an item over item_size_max is refused. */
-#define MC_ITEM_HEADER 56
-
 struct mc_reader {
     struct mc_limits lim;
     uint64_t swallow;         /* data bytes of a refused item still to skip */
     struct resp_arg *keys;    /* a get line's keys */
     size_t keys_cap;
+    char key[MC_KEY_MAX];     /* a meta command's key, base64-decoded */
 };
 
 static const char E_FORMAT[] = "CLIENT_ERROR bad command line format";
@@ -132,6 +129,198 @@ mc_parse_i32(const struct resp_arg *t, int32_t *out)
     }
     *out = (int32_t)v;
     return true;
+}
+
+/* ---- base64 -----------------------------------------------------------------*/
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+b64_value(unsigned char c)
+{
+    const char *at = c != '\0' ? strchr(B64, c) : NULL;
+
+    return at != NULL ? (int)(at - B64) : c == '=' ? 0 : -1;
+}
+
+size_t
+mc_base64_decode(const char *in, size_t n, char *out)
+{
+    size_t count = 0, olen = 0;
+    unsigned block[4];
+    int pad = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        count += b64_value((unsigned char)in[i]) >= 0;
+    }
+    if (count == 0 || count % 4 != 0) {
+        return 0;
+    }
+    count = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value((unsigned char)in[i]);
+
+        if (v < 0) {
+            continue;
+        }
+        pad += in[i] == '=';
+        block[count++] = (unsigned)v;
+        if (count < 4) {
+            continue;
+        }
+        out[olen++] = (char)((block[0] << 2) | (block[1] >> 4));
+        out[olen++] = (char)((block[1] << 4) | (block[2] >> 2));
+        out[olen++] = (char)((block[2] << 6) | block[3]);
+        count = 0;
+        if (pad > 2) {
+            return 0;
+        }
+        if (pad > 0) {
+            olen -= (size_t)pad; /* the padded block ends the input */
+            break;
+        }
+    }
+    return olen;
+}
+
+size_t
+mc_base64_encode(const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)in[i] << 16;
+
+        v |= i + 1 < n ? (unsigned)(unsigned char)in[i + 1] << 8 : 0;
+        v |= i + 2 < n ? (unsigned)(unsigned char)in[i + 2] : 0;
+        out[o++] = B64[(v >> 18) & 63];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? B64[v & 63] : '=';
+    }
+    return o;
+}
+
+/* ---- meta flags ---------------------------------------------------------------*/
+
+static const char E_BAD_TOKEN[] = "CLIENT_ERROR bad token in command line format";
+
+bool
+mc_next_token(const char *p, size_t len, size_t *at, struct resp_arg *t)
+{
+    size_t i = *at, s;
+
+    while (i < len && p[i] == ' ') {
+        i++;
+    }
+    if (i == len) {
+        return false;
+    }
+    s = i;
+    while (i < len && p[i] != ' ') {
+        i++;
+    }
+    *t = (struct resp_arg){ p + s, i - s };
+    *at = i;
+    return true;
+}
+
+const char *
+mc_meta_parse(enum mc_cmd cmd, const char *p, size_t len, bool key_ok, struct mc_meta *m)
+{
+    const char *err = "CLIENT_ERROR bad command line format";
+    bool failed = false, long_opaque = false;
+    struct resp_arg t;
+    size_t at = 0;
+
+    memset(m, 0, sizeof *m);
+    m->flags = (struct resp_arg){ p, len };
+    m->delta = 1;
+    /* as _meta_flag_preparse: a repeated or unknown flag stops the
+     * reading; a bad value is noted (the last one named) and reading goes
+     * on, so a later repeat still wins */
+    while (mc_next_token(p, len, &at, &t)) {
+        unsigned char o = (unsigned char)t.p[0];
+        struct resp_arg v = { t.p + 1, t.len - 1 };
+        bool known = (o >= 'A' && o <= 'Z') || (o >= 'a' && o <= 'z');
+
+        if (o >= 127 || (known && mc_meta_has(m, (char)o))) {
+            err = "CLIENT_ERROR duplicate flag";
+            goto fail;
+        }
+        if (!known || strchr("bNTRlOPLkstcfvhuqFCMJDI", o) == NULL) {
+            err = "CLIENT_ERROR invalid flag";
+            goto fail;
+        }
+        m->has |= MC_META_BIT(o);
+        switch (o) {
+        case 'b':
+            if (!key_ok) {
+                err = "CLIENT_ERROR error decoding key";
+                failed = true;
+            }
+            break;
+        case 'N':
+        case 'T':
+        case 'R':
+            if (!mc_parse_i32(&v, o == 'N' ? &m->vivify_ttl : o == 'T' ? &m->ttl : &m->recache)) {
+                err = E_BAD_TOKEN;
+                failed = true;
+            }
+            break;
+        case 'F':
+            failed |= !mc_parse_u32(&v, &m->client_flags); /* memcached names no error */
+            break;
+        case 'C':
+            if (!mc_parse_u64(&v, &m->cas)) {
+                err = E_BAD_TOKEN;
+                failed = true;
+            }
+            break;
+        case 'M':
+            if (t.len != 2) {
+                err = "CLIENT_ERROR incorrect length for M token";
+                failed = true;
+            } else {
+                m->mode = t.p[1];
+            }
+            break;
+        case 'J':
+            if (!mc_parse_u64(&v, &m->initial)) {
+                err = "CLIENT_ERROR invalid numeric initial value";
+                failed = true;
+            }
+            break;
+        case 'D':
+            if (!mc_parse_u64(&v, &m->delta)) {
+                err = "CLIENT_ERROR invalid numeric delta value";
+                failed = true;
+            }
+            break;
+        case 'O':
+            long_opaque |= t.len > MC_OPAQUE_MAX;
+            break;
+        default:
+            break;
+        }
+    }
+    if (failed) {
+        goto fail;
+    }
+    /* then each command's own checks, in memcached's order: a bad mode
+     * before a long opaque */
+    if (cmd == MC_MS && m->mode != 0 && strchr("EAPRS", m->mode) == NULL) {
+        return "CLIENT_ERROR invalid mode for ms M token";
+    }
+    if (cmd == MC_MA && m->mode != 0 && strchr("I+D-", m->mode) == NULL) {
+        return "CLIENT_ERROR invalid mode for ma M token";
+    }
+    if (long_opaque) {
+        return "CLIENT_ERROR opaque token too long";
+    }
+    return NULL;
+fail:
+    return cmd == MC_MD || cmd == MC_MA ? "CLIENT_ERROR invalid or duplicate flag" : err;
 }
 
 /* ---- lines ------------------------------------------------------------------*/
@@ -267,11 +456,89 @@ parse_update(const struct resp_arg *tok, size_t nt, struct mc_req *req, int32_t 
     return true;
 }
 
+/* mg, ms, md, ma, mn, me (memcached's checks, in its order). An ms whose
+ * flags are refused still has its data skipped (*swallow). */
+static void
+parse_meta(struct mc_reader *rd, const char *p, size_t len, const struct resp_arg *tok,
+           size_t nt, struct mc_req *req, int32_t *vlen, bool *swallow)
+{
+    static const char cmds[] = { 'n', 'g', 's', 'd', 'a', 'e' };
+    static const enum mc_cmd ids[] = { MC_MN, MC_MG, MC_MS, MC_MD, MC_MA, MC_ME };
+    const char *flags, *err;
+    bool key_ok = true;
+    size_t first = 2;
+
+    req->cmd = MC_ERROR;
+    req->error = "ERROR";
+    for (size_t i = 0; i < sizeof cmds; i++) {
+        if (tok[0].p[1] == cmds[i]) {
+            req->cmd = ids[i];
+        }
+    }
+    if (req->cmd == MC_ERROR || req->cmd == MC_MN) {
+        return;
+    }
+    if (nt < 3) {
+        set_error(req, req->cmd == MC_ME ? E_FORMAT : "ERROR");
+        return;
+    }
+    if (tok[1].len > MC_KEY_MAX) {
+        set_error(req, E_FORMAT);
+        return;
+    }
+    req->key = tok[1];
+    if (req->cmd == MC_ME) {
+        /* only a b right after the key asks for base64 */
+        if (nt >= 4 && tok[2].len == 1 && tok[2].p[0] == 'b') {
+            req->meta.has = MC_META_BIT('b');
+            req->key.len = mc_base64_decode(tok[1].p, tok[1].len, rd->key);
+            req->key.p = rd->key;
+            if (req->key.len == 0) {
+                set_error(req, E_FORMAT);
+            }
+        }
+        return;
+    }
+    if (req->cmd == MC_MS && nt == 3) {
+        set_error(req, E_FORMAT);
+        return;
+    }
+    if (nt > MC_META_MAX_TOKENS) {
+        set_error(req, req->cmd == MC_MG ? "CLIENT_ERROR options flags are too long"
+                                         : "CLIENT_ERROR options flags too long");
+        return;
+    }
+    if (req->cmd == MC_MS) {
+        if (!mc_parse_i32(&tok[2], vlen) || *vlen < 0 || *vlen > INT_MAX - 2) {
+            *vlen = -1;
+            set_error(req, E_FORMAT);
+            return;
+        }
+        first = 3;
+    }
+    flags = first < nt - 1 ? tok[first].p : p + len;
+    /* the key is decoded wherever b stands among the flags */
+    for (size_t i = first; i < nt - 1; i++) {
+        if (tok[i].p[0] == 'b') {
+            req->key.len = mc_base64_decode(tok[1].p, tok[1].len, rd->key);
+            req->key.p = rd->key;
+            key_ok = req->key.len != 0;
+            break;
+        }
+    }
+    err = mc_meta_parse(req->cmd, flags, (size_t)(p + len - flags), key_ok, &req->meta);
+    if (err != NULL) {
+        set_error(req, err);
+        *swallow = *vlen >= 0; /* ms: its data goes with it */
+    }
+}
+
 /* One command line (CR and LF removed) into req; storage commands return
- * their data length in *vlen (-1: none). */
+ * their data length in *vlen (-1: none), and *swallow when their request
+ * was refused but its data is still to be skipped. */
 static void
 parse_line(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, int32_t *vlen,
-           bool *close)
+           bool *close, bool *swallow)
 {
     struct resp_arg tok[MAX_TOKENS];
     size_t nt;
@@ -293,8 +560,7 @@ parse_line(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, 
     }
 #define WANT(ok) do { if (!(ok)) { set_error(req, "ERROR"); return; } } while (0)
     if (cmd->p[0] == 'm' && cmd->len == 2) {
-        WANT(cmd->p[1] == 'n');
-        req->cmd = MC_MN;
+        parse_meta(rd, p, len, tok, nt, req, vlen, swallow);
     } else if (cmd->p[0] == 'g') {
         WANT(nt >= 3);
         if (tok_is(cmd, "get") || tok_is(cmd, "bget")) {
@@ -403,7 +669,7 @@ mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req 
     const char *nl;
     size_t line, next;
     int32_t vlen;
-    bool close = false;
+    bool close = false, swallow = false;
 
     *used = 0;
     if (rd->swallow > 0) {
@@ -449,17 +715,18 @@ mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req 
     if (line > 1 && buf[line - 1] == '\r') {
         line--;
     }
-    parse_line(rd, buf, line, req, &vlen, &close);
+    parse_line(rd, buf, line, req, &vlen, &close, &swallow);
     if (close) {
         return RESP_EPROTO;
     }
-    if (vlen >= 0 && req->cmd != MC_ERROR) {
-        uint64_t total = MC_ITEM_HEADER + req->key.len + 1 + (req->flags != 0 ? 4 : 0) +
-                         (uint64_t)vlen + 2;
+    if (vlen >= 0 && (req->cmd != MC_ERROR || swallow)) {
+        uint32_t flags = req->cmd == MC_MS ? req->meta.client_flags : req->flags;
 
-        if (total > rd->lim.item_size_max) {
-            req->too_large = true;
-            req->error = "SERVER_ERROR object too large for cache";
+        if (swallow || mc_item_size(req->key.len, flags, (uint64_t)vlen) > rd->lim.item_size_max) {
+            if (!swallow) {
+                req->too_large = true;
+                req->error = "SERVER_ERROR object too large for cache";
+            }
             rd->swallow = (uint64_t)vlen + 2;
             *used += next;
             /* skip what is already here; the rest as it comes */

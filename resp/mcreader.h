@@ -37,12 +37,68 @@ enum mc_cmd {
     MC_STATS,
     MC_QUIT,
     MC_MN,        /* meta no-op */
+    MC_MG,        /* meta get */
+    MC_MS,        /* meta set */
+    MC_MD,        /* meta delete */
+    MC_MA,        /* meta arithmetic */
+    MC_ME,        /* meta debug */
 };
 
 #define MC_KEY_MAX 250            /* KEY_MAX_LENGTH */
 #define MC_LINE_MAX 2048          /* a line with no newline past this closes,
                                    * but for a large get/gets */
 #define MC_ITEM_SIZE_MAX_DEFAULT (1024 * 1024)
+
+#define MC_META_MAX_TOKENS 20     /* a meta line's tokens, with the terminal one */
+#define MC_OPAQUE_MAX 32          /* an O token's bytes, O included */
+
+/* A meta command's flags: single letters, some with a token after them
+ * (T30, Oabc), read as memcached 1.6's _meta_flag_preparse reads them. */
+struct mc_meta {
+    uint64_t has;             /* MC_META_BIT(letter) for each flag given */
+    struct resp_arg flags;    /* the flag tokens as sent: replies echo them in order */
+    int32_t ttl;              /* T: new TTL, seconds as exptime */
+    int32_t vivify_ttl;       /* N: TTL of the item a miss creates */
+    int32_t recache;          /* R: win the recache when the TTL left is below it */
+    uint32_t client_flags;    /* F */
+    uint64_t cas;             /* C */
+    uint64_t delta;           /* D (ma; 1 when absent) */
+    uint64_t initial;         /* J (ma's N) */
+    char mode;                /* M: ms E A P R S, ma I + D - (0: none) */
+};
+
+#define MC_META_BIT(ch) (1ull << ((ch) - 'A'))
+static inline bool
+mc_meta_has(const struct mc_meta *m, char ch)
+{
+    return (m->has & MC_META_BIT(ch)) != 0;
+}
+
+/* The next space-separated token of p[*at..len) (*at moves past it), or
+ * false at the end. */
+bool mc_next_token(const char *p, size_t len, size_t *at, struct resp_arg *t);
+
+/* Read a meta command's flag tokens (p[0..len), spaces between) for cmd
+ * (MC_MG, MC_MS, MC_MD or MC_MA). key_ok: the key decoded, when b asks for
+ * base64. NULL, or the error line memcached answers. */
+const char *mc_meta_parse(enum mc_cmd cmd, const char *p, size_t len, bool key_ok,
+                          struct mc_meta *m);
+
+/* memcached's base64 (a binary key's b flag): decode skips characters
+ * outside the alphabet, wants a multiple of four of the rest and stops at
+ * padding; 0 when it cannot decode (out has room for n bytes). Encode pads,
+ * and needs 4 * ((n + 2) / 3) bytes of out. */
+size_t mc_base64_decode(const char *in, size_t n, char *out);
+size_t mc_base64_encode(const char *in, size_t n, char *out);
+
+/* The bytes memcached's item of this key, flags and value takes (struct
+ * _stritem and its CAS, key, NUL, flags when nonzero, value, CRLF): an item
+ * over item-size-max is refused. */
+static inline uint64_t
+mc_item_size(size_t klen, uint32_t client_flags, uint64_t vlen)
+{
+    return 56 + klen + 1 + (client_flags != 0 ? 4 : 0) + vlen + 2;
+}
 
 struct mc_limits {
     uint64_t item_size_max;   /* memcached's -I: a storage command's item */
@@ -67,6 +123,7 @@ struct mc_req {
     uint32_t level;           /* verbosity */
     struct resp_arg data;     /* storage commands: the value, without CRLF */
     struct resp_arg sub;      /* stats: the subcommand (len 0: none) */
+    struct mc_meta meta;      /* meta commands; key is decoded when meta has b */
 };
 
 struct mc_reader; /* opaque */

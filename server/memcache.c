@@ -255,11 +255,8 @@ call(struct client *c, bool noreply, int argc, const struct resp_arg *argv)
 
 #define ARG(s) ((struct resp_arg){ (s), sizeof(s) - 1 })
 
-/* memcached's exptime as absolute ms: 0 never; negative, or an absolute
- * time already past, expired at once (1 ms after the epoch); up to 30
- * days relative; beyond, a Unix time. */
-static int64_t
-expire_ms(int32_t exptime, int64_t now)
+int64_t
+memcache_expire_ms(int32_t exptime, int64_t now)
 {
     if (exptime == 0) {
         return 0;
@@ -283,7 +280,7 @@ run_get(struct client *c, const struct mc_req *r)
     struct resp_arg wa = { when, 0 };
 
     if (touch) {
-        wa.len = resp_i64_to_str(when, expire_ms(r->exptime, now_ms()));
+        wa.len = resp_i64_to_str(when, memcache_expire_ms(r->exptime, now_ms()));
     }
     for (size_t i = 0; i < r->nkeys; i++) {
         if (touch) {
@@ -308,13 +305,33 @@ run_store(struct client *c, const struct mc_req *r)
     struct resp_arg argv[7] = {
         ARG("mc.store"), r->key, modes[r->cmd],
         { flags, resp_i64_to_str(flags, r->flags) },
-        { when, resp_i64_to_str(when, expire_ms(r->exptime, now_ms())) },
+        { when, resp_i64_to_str(when, memcache_expire_ms(r->exptime, now_ms())) },
         { cas, resp_i64_to_str(cas, (int64_t)r->cas) },
         r->data,
     };
 
     atomic_fetch_add_explicit(&mc.total_items, 1, memory_order_relaxed);
     call(c, r->noreply, 7, argv);
+}
+
+/* mg, ms, md, ma: the key's coordinator reads the flags again and builds
+ * the reply; relative times count from `now` here, so every member that
+ * runs it agrees. An mg that sets a TTL or creates the key is a write. */
+static void
+run_meta(struct client *c, const struct mc_req *r)
+{
+    bool write = mc_meta_has(&r->meta, 'N') || mc_meta_has(&r->meta, 'T');
+    char now[24];
+    struct resp_arg argv[5] = {
+        r->cmd == MC_MS   ? ARG("mc.ms")
+        : r->cmd == MC_MD ? ARG("mc.md")
+        : r->cmd == MC_MA ? ARG("mc.ma")
+        : write           ? ARG("mc.mgw")
+                          : ARG("mc.mg"),
+        r->key, { now, resp_i64_to_str(now, now_ms()) }, r->meta.flags, r->data,
+    };
+
+    call(c, false, r->cmd == MC_MS ? 5 : 4, argv);
 }
 
 static void
@@ -433,7 +450,7 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     }
     atomic_store_explicit(&c->last_cmd, "memcached", memory_order_relaxed);
     if (r.too_large) {
-        if (r.cmd == MC_SET) {
+        if (r.cmd == MC_SET || r.cmd == MC_MS) {
             /* no stale value outlives a failed set, as in memcached */
             struct resp_arg argv[2] = { ARG("mc.delete"), r.key };
             call(c, true, 2, argv);
@@ -476,7 +493,7 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     }
     case MC_TOUCH: {
         struct resp_arg argv[3] = { ARG("mc.touch"), r.key, { num, 0 } };
-        argv[2].len = resp_i64_to_str(num, expire_ms(r.exptime, now_ms()));
+        argv[2].len = resp_i64_to_str(num, memcache_expire_ms(r.exptime, now_ms()));
         call(c, r.noreply, 3, argv);
         break;
     }
@@ -510,6 +527,18 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     case MC_MN:
         reply_raw(c, "MN\r\n", 4);
         break;
+    case MC_MG:
+    case MC_MS:
+    case MC_MD:
+    case MC_MA:
+        run_meta(c, &r);
+        break;
+    case MC_ME: {
+        struct resp_arg argv[3] = { ARG("mc.me"), r.key,
+                                    mc_meta_has(&r.meta, 'b') ? ARG("1") : ARG("0") };
+        call(c, false, 3, argv);
+        break;
+    }
     }
     return RESP_OK;
 }

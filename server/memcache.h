@@ -58,6 +58,11 @@ void memcache_tick(int64_t now_ms);
 /* Flush every key now (0) or at that time (ms). */
 void memcache_flush_at(int64_t when_ms);
 
+/* memcached's exptime as absolute ms: 0 never; negative, or an absolute
+ * time already past, expired at once (1 ms after the epoch); up to 30
+ * days relative; beyond, a Unix time. */
+int64_t memcache_expire_ms(int32_t exptime, int64_t now);
+
 /* A new memcached connection's state, and its end. */
 void memcache_client_init(struct client *c);
 void memcache_client_deinit(struct client *c);

@@ -48,7 +48,8 @@
 /* One RC.SLOTSCAN reply: about this many bytes or entries at most. */
 #define PAGE_BYTES (256 * 1024)
 #define PAGE_ENTRIES 1024
-/* An entry of a page: key, version, expire, value (nil: tombstone), mcflags. */
+/* An entry of a page: key, version, expire, value (nil: tombstone), mcmeta
+ * (memcached's client flags, and 1 << 32 when stale). */
 #define PAGE_FIELDS 5
 #define PAGE_BUCKETS 64
 
@@ -115,7 +116,7 @@ page_add(void *ctx, const struct item *it)
     } else {
         resp_add_bulk(&p->b, item_value(it), it->vlen);
     }
-    resp_add_int(&p->b, item_mcflags(it));
+    resp_add_int(&p->b, (long long)item_mcmeta(it));
     p->n++;
 }
 
@@ -197,11 +198,13 @@ install(const struct resp_arg *el, int64_t now)
         return false;
     }
     if (ver == 0) {
-        store_mc_store(server.store, key.p, key.len, val.p, val.len, (uint32_t)mcflags, exp,
-                       STORE_MC_ADD, 0, now);
+        struct store_mc_set op = { .mode = STORE_MC_ADD, .val = val.p, .vlen = val.len,
+                                   .mcmeta = (uint64_t)mcflags, .expire_ms = exp };
+
+        store_mc_store(server.store, key.p, key.len, &op, NULL, now);
     } else {
         store_apply_if(server.store, key.p, key.len, tomb ? NULL : val.p, tomb ? 0 : val.len, exp,
-                       (uint32_t)mcflags, tomb, (uint64_t)ver, STORE_IF_NEWER, 0, now, NULL, NULL);
+                       (uint64_t)mcflags, tomb, (uint64_t)ver, STORE_IF_NEWER, 0, now, NULL, NULL);
     }
     return true;
 }

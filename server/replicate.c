@@ -27,6 +27,7 @@
 #include "resp/reply.h"
 #include "cluster/slots.h"
 #include "cluster/version.h"
+#include "resp/mcreader.h"
 #include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
@@ -182,7 +183,7 @@ repl_listing_has(const struct repl_listing *l, const char *key, size_t klen)
 struct entry {
     uint64_t version;
     int64_t expire_ms; /* 0 = none */
-    uint32_t mcflags;  /* memcached's client flags, 0 = none */
+    uint64_t mcmeta;   /* memcached's client flags and stale mark, 0 = none */
     bool tomb, present;
     const char *val;
     size_t vlen;
@@ -213,11 +214,11 @@ entry_local(struct entry *e, const char *key, size_t klen, int64_t now)
         e->expire_ms = x > 0 && !e->tomb ? x : 0;
         e->val = item_value(e->it);
         e->vlen = e->it->vlen;
-        e->mcflags = item_mcflags(e->it);
+        e->mcmeta = item_mcmeta(e->it);
     }
 }
 
-/* argv for RC.PUT / RC.HINT of an entry: ... expire [value [mcflags]]
+/* argv for RC.PUT / RC.HINT of an entry: ... expire [value [mcmeta]]
  * (flags only when there are some); nums holds the numbers' text. */
 static int
 entry_argv(struct resp_arg *a, char nums[4][24], const char *owner, const char *key, size_t klen,
@@ -237,8 +238,8 @@ entry_argv(struct resp_arg *a, char nums[4][24], const char *owner, const char *
     a[n++] = (struct resp_arg){ nums[2], resp_i64_to_str(nums[2], e->expire_ms) };
     if (!e->tomb) {
         a[n++] = (struct resp_arg){ e->val, e->vlen };
-        if (e->mcflags != 0) {
-            a[n++] = (struct resp_arg){ nums[3], resp_i64_to_str(nums[3], e->mcflags) };
+        if (e->mcmeta != 0) {
+            a[n++] = (struct resp_arg){ nums[3], resp_i64_to_str(nums[3], e->mcmeta) };
         }
     }
     return n;
@@ -250,7 +251,7 @@ hint_keep(const char *owner, const char *key, size_t klen, const struct entry *e
 {
     struct hint_rec r = { .key = key, .klen = klen, .val = e->val, .vlen = e->vlen,
                           .expire_ms = e->expire_ms, .version = e->version, .parent = parent,
-                          .tomb = e->tomb, .created_ms = now, .mcflags = e->mcflags };
+                          .tomb = e->tomb, .created_ms = now, .mcmeta = e->mcmeta };
 
     if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
         log_msg(LOG_VERBOSE, "replication: a hint for %.40s was not kept", owner);
@@ -330,6 +331,15 @@ classify(const struct command *cmd, int argc, const struct resp_arg *argv)
         strcmp(cmd->name, "mset") == 0 ||
         (strcmp(cmd->name, "mc.store") == 0 && argc > 2 && arg_is(&argv[2], "set"))) {
         return K_BLIND;
+    }
+    if (strcmp(cmd->name, "mc.ms") == 0 && argc > 3) {
+        /* a meta set in set mode, no CAS: a plain overwrite */
+        struct mc_meta m;
+
+        if (mc_meta_parse(MC_MS, argv[3].p, argv[3].len, true, &m) == NULL &&
+            (m.mode == 0 || m.mode == 'S') && !mc_meta_has(&m, 'C')) {
+            return K_BLIND;
+        }
     }
     if (strcmp(cmd->name, "set") == 0) {
         for (int i = 3; i < argc; i++) {
@@ -461,7 +471,7 @@ key_acts(struct rop *op, int k, size_t n, const struct coord_act *acts)
             if (a->to == rk->co.self) {
                 if (rk->best.present) {
                     store_apply_if(server.store, rk->key, rk->klen, rk->best.val, rk->best.vlen,
-                                   rk->best.expire_ms, rk->best.mcflags, rk->best.tomb,
+                                   rk->best.expire_ms, rk->best.mcmeta, rk->best.tomb,
                                    rk->best.version, STORE_IF_NEWER, 0, op->c->now_ms, NULL, NULL);
                 }
             } else if (rk->best.present) {
@@ -536,7 +546,7 @@ parse_get(const char *reply, size_t len, uint64_t *version, struct entry *e)
         e->present = true;
         e->version = (uint64_t)v;
         e->expire_ms = x;
-        e->mcflags = (uint32_t)f;
+        e->mcmeta = (uint64_t)f;
         e->tomb = !repl_reply_bulk(&el[2], &body);
         if (!e->tomb) {
             e->vlen = body.len;
@@ -585,7 +595,7 @@ key_settle(struct rop *op, int k)
     }
     atomic_fetch_add_explicit(&rp.withdrawn, 1, memory_order_relaxed);
     store_apply_if(server.store, rk->key, rk->klen, rk->was.val, rk->was.vlen, rk->was.expire_ms,
-                   rk->was.mcflags, rk->was.tomb, rk->was.version, STORE_IF_REPLACES, rk->best.version,
+                   rk->was.mcmeta, rk->was.tomb, rk->was.version, STORE_IF_REPLACES, rk->best.version,
                    op->c->now_ms, NULL, NULL);
     argc = entry_argv(argv, nums, NULL, rk->key, rk->klen, &rk->was, rk->best.version);
     argv[0] = (struct resp_arg){ "RC.REPLACE", 10 };
@@ -1374,7 +1384,7 @@ repl_bus_call(struct client *c, int argc, const struct resp_arg *argv)
     }
 }
 
-/* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value [mcflags]]: a
+/* RC.PUT, RC.PUTIF and RC.REPLACE key version parent expire [value [mcmeta]]: a
  * replica write; a read-modify-write's, refused (answered *1 :<version
  * held>, an array where an ack is an integer) when this member holds a
  * write it was not made over; a lost write's withdrawal (parent: the
@@ -1396,7 +1406,7 @@ repl_bus_put(struct client *c, int argc, const struct resp_arg *argv)
     c->now_ms = now_ms();
     hlc_observe(&rp.hlc, ver);
     switch (store_apply_if(server.store, argv[1].p, argv[1].len, argc >= 6 ? argv[5].p : NULL,
-                           argc >= 6 ? argv[5].len : 0, exp, (uint32_t)mcflags, argc == 5, ver,
+                           argc >= 6 ? argv[5].len : 0, exp, mcflags, argc == 5, ver,
                            guard, parent,
                            c->now_ms, &cur, &prev)) {
     case STORE_ENOMEM:
@@ -1442,7 +1452,7 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         resp_add_array(&c->out, 1);
         resp_add_int(&c->out, (int64_t)e.version);
     } else {
-        resp_add_array(&c->out, e.mcflags != 0 ? 4 : 3);
+        resp_add_array(&c->out, e.mcmeta != 0 ? 4 : 3);
         resp_add_int(&c->out, (int64_t)e.version);
         resp_add_int(&c->out, e.expire_ms);
         if (e.tomb) {
@@ -1450,8 +1460,8 @@ repl_bus_get(struct client *c, int argc, const struct resp_arg *argv)
         } else {
             resp_add_bulk(&c->out, e.val, e.vlen);
         }
-        if (e.mcflags != 0) {
-            resp_add_int(&c->out, e.mcflags);
+        if (e.mcmeta != 0) {
+            resp_add_int(&c->out, e.mcmeta);
         }
     }
     entry_clear(&e);
@@ -1476,7 +1486,7 @@ repl_bus_hint(struct client *c, int argc, const struct resp_arg *argv)
     r = (struct hint_rec){ .key = argv[2].p, .klen = argv[2].len,
                            .val = argc >= 7 ? argv[6].p : NULL, .vlen = argc >= 7 ? argv[6].len : 0,
                            .expire_ms = exp, .version = ver, .parent = parent, .tomb = argc == 6,
-                           .created_ms = now_ms(), .mcflags = (uint32_t)mcflags };
+                           .created_ms = now_ms(), .mcmeta = mcflags };
     hlc_observe(&rp.hlc, ver);
     if (rp.hints == NULL || hintlog_append(rp.hints, owner, &r) != HINT_OK) {
         reply_error(c, "ERR hint not kept");
@@ -1544,7 +1554,7 @@ replay_rec(void *ctx, const struct hint_rec *h)
 {
     struct replay *r = ctx;
     struct entry e = { .version = h->version, .expire_ms = h->expire_ms, .tomb = h->tomb,
-                       .present = true, .val = h->val, .vlen = h->vlen, .mcflags = h->mcflags };
+                       .present = true, .val = h->val, .vlen = h->vlen, .mcmeta = h->mcmeta };
     struct resp_arg argv[8];
     char nums[4][24];
     int argc = entry_argv(argv, nums, NULL, h->key, h->klen, &e, h->parent);

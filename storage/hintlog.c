@@ -101,7 +101,7 @@ rec_hdr_encode(const struct hint_rec *r, uint8_t out[HINT_REC_HDR_SIZE])
     put64(out + 24, r->version);
     put64(out + 32, r->parent);
     put64(out + 40, (uint64_t)r->created_ms);
-    put32(out + 48, r->mcflags);
+    put64(out + 48, r->mcmeta);
     h = XXH32(out, HCRC_OFF, HCRC_SEED);
     put32(out + HCRC_OFF, h);
     /* chained, so one checksum covers header and bytes without a copy */
@@ -136,7 +136,7 @@ rec_hdr_decode(const uint8_t *p, struct hint_rec *r)
     r->version = get64(p + 24);
     r->parent = get64(p + 32);
     r->created_ms = (int64_t)get64(p + 40);
-    r->mcflags = get32(p + 48);
+    r->mcmeta = get64(p + 48);
     return true;
 }
 

@@ -18,8 +18,9 @@
  *     8  u32 klen             12  u32 vlen (0 for a tombstone)
  *     16 i64 expire_ms        24  u64 version
  *     32 u64 parent           40  i64 created_ms
- *     48 u32 mcflags (format 1 wrote zero there: no flags)
- *     52 u32 zero             56  u32 hcrc = XXH32(header[0..56)),
+ *     48 u64 mcmeta: memcached's client flags, and above them its stale mark
+ *        (format 1 wrote zero there: no flags)
+ *                             56  u32 hcrc = XXH32(header[0..56)),
  *                                         seed 0x48494e54 ("HINT")
  *     60 u32 rcrc = XXH32(key, value) seeded with hcrc
  *
@@ -107,7 +108,7 @@ struct hint_rec {
     uint64_t parent;    /* the version the write replaced (opaque here) */
     bool tomb;          /* a versioned delete */
     int64_t created_ms; /* when the hint was made (for the window) */
-    uint32_t mcflags;   /* memcached client flags (0: none) */
+    uint64_t mcmeta;    /* memcached client flags | STORE_MC_STALE (0: none) */
 };
 
 struct hintlog; /* opaque */

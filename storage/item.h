@@ -38,6 +38,17 @@ enum {
     /* Store-internal, never set on a linked item: the version field holds a
      * floor, and linking stamps the real version above it. */
     ITEM_F_STAMP = 1 << 5,
+    /* memcached's stale item: invalidated by `md <key> I` (or stored over
+     * by `ms ... I` with an older CAS); the next `mg` may win its recache */
+    ITEM_F_STALE = 1 << 6,
+};
+
+/* What reads did to a linked item (struct item's `seen`, set atomically
+ * after linking, never copied to a replacement): memcached's "fetched"
+ * (the `h` flag) and "a recache token went out" (`W`, then `Z`). */
+enum {
+    ITEM_SEEN_FETCHED = 1 << 0,
+    ITEM_SEEN_WON = 1 << 1,
 };
 
 struct item {
@@ -47,7 +58,7 @@ struct item {
     uint32_t atime;         /* LRU clock: low 32 bits of ms, compared mod 2^32 */
     _Atomic uint16_t refs;  /* pins, plus one while linked */
     uint8_t flags;          /* ITEM_F_* */
-    uint8_t type;           /* enum item_type */
+    _Atomic uint8_t seen;   /* ITEM_SEEN_*; the only type is a string */
     char data[];            /* [version][expire_ms][mcflags] key value */
 };
 
@@ -107,6 +118,29 @@ item_mcflags(const struct item *it)
                sizeof v);
     }
     return v;
+}
+
+/* The LRU clock (with `seen`) is a field written after linking. Readers elsewhere
+ * may look at it without the shard lock, so touch it atomically. */
+static inline void
+item_touch(struct item *it, int64_t now_ms)
+{
+    __atomic_store_n(&it->atime, (uint32_t)now_ms, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t
+item_atime(const struct item *it)
+{
+    return __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
+}
+
+/* The client flags with the stale mark above them (STORE_MC_STALE): the
+ * memcached state a copy of the item carries to a replica. */
+#define STORE_MC_STALE (1ull << 32)
+static inline uint64_t
+item_mcmeta(const struct item *it)
+{
+    return item_mcflags(it) | ((it->flags & ITEM_F_STALE) ? STORE_MC_STALE : 0);
 }
 
 /* Drop a pin taken by a store lookup; frees the item when it was the last

@@ -239,20 +239,6 @@ item_is_tomb(const struct item *it)
     return (it->flags & ITEM_F_TOMB) != 0;
 }
 
-/* The LRU clock is the one field written after linking. Readers elsewhere
- * may look at it without the shard lock, so touch it atomically. */
-static inline void
-item_touch(struct item *it, int64_t now_ms)
-{
-    __atomic_store_n(&it->atime, (uint32_t)now_ms, __ATOMIC_RELAXED);
-}
-
-static inline uint32_t
-item_atime(const struct item *it)
-{
-    return __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
-}
-
 static inline char *
 item_value_mut(struct item *it)
 {
@@ -267,9 +253,10 @@ item_value_mut(struct item *it)
  * NULL when out of memory or a length does not fit 32 bits. */
 static struct item *
 item_create_mc(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
-               uint32_t mc, uint32_t atime, uint8_t vflags, uint64_t version)
+               uint64_t mcmeta, uint32_t atime, uint8_t vflags, uint64_t version)
 {
-    uint8_t flags = vflags;
+    uint32_t mc = (uint32_t)mcmeta;
+    uint8_t flags = vflags | ((mcmeta & STORE_MC_STALE) ? ITEM_F_STALE : 0);
     struct item *it;
     char *p;
 
@@ -292,7 +279,7 @@ item_create_mc(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
     it->atime = atime;
     atomic_init(&it->refs, 1);
     it->flags = flags;
-    it->type = ITEM_STRING;
+    atomic_init(&it->seen, 0);
     p = it->data;
     if (flags & ITEM_F_VERSION) {
         memcpy(p, &version, sizeof version);
@@ -1552,9 +1539,14 @@ typedef enum store_status (*rmw_fn)(struct store *st, void *arg,
                                     const struct item *old, int64_t now_ms,
                                     struct item **out);
 
+/* What an rmw_fn puts in *out to delete the key. */
+static struct item rmw_delete_mark;
+#define RMW_DELETE (&rmw_delete_mark)
+
+/* store_rmw, and the replacement's version in *version (when given). */
 static enum store_status
-store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
-          rmw_fn fn, void *arg)
+store_rmw_v(struct store *st, const char *key, size_t klen, int64_t now_ms,
+            rmw_fn fn, void *arg, uint64_t *version)
 {
     uint64_t h = key_hash(st, key, klen);
     struct shard *sh = shard_of(st, h);
@@ -1568,7 +1560,9 @@ store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
         shard_lock(sh);
         slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier: _warm */
         rc = fn(st, arg, key, klen, slot != NULL ? *slot : NULL, now_ms, &nit);
-        if (rc == STORE_OK && nit != NULL) {
+        if (rc == STORE_OK && nit == RMW_DELETE) {
+            do_remove(st, sh, slot, h, now_ms);
+        } else if (rc == STORE_OK && nit != NULL) {
             size_t need = item_usize(nit);
 
             if (!room_made && over_limit(st, need)) {
@@ -1582,11 +1576,21 @@ store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
                 continue;
             }
             do_link(st, sh, slot, nit, h);
+            if (version != NULL) {
+                *version = item_version(nit); /* stamped by do_link */
+            }
         }
         do_resize(st, sh, now_ms);
         shard_unlock(sh);
         return rc;
     }
+}
+
+static enum store_status
+store_rmw(struct store *st, const char *key, size_t klen, int64_t now_ms,
+          rmw_fn fn, void *arg)
+{
+    return store_rmw_v(st, key, klen, now_ms, fn, arg, NULL);
 }
 
 /* Redis's string2ll: optional '-', no '+', no spaces, no leading zeros
@@ -1843,21 +1847,15 @@ store_append(struct store *st, const char *key, size_t klen, const void *val,
 
 /* ---- memcached's storage and arithmetic -----------------------------------*/
 
-struct mc_store_arg {
-    enum store_mc_mode mode;
-    const void *val;
-    size_t vlen;
-    uint32_t mcflags;
-    int64_t expire_ms;
-    uint64_t cas;
-};
-
 static enum store_status
 mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
                const struct item *old, int64_t now_ms, struct item **out)
 {
-    struct mc_store_arg *a = arg;
+    const struct store_mc_set *a = arg;
     size_t olen = old != NULL ? old->vlen : 0;
+    int64_t expire_ms = a->expire_ms;
+    uint64_t mcmeta = a->mcmeta;
+    bool carry_won = false;
     char *v;
 
     switch (a->mode) {
@@ -1867,10 +1865,17 @@ mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
         }
         break;
     case STORE_MC_REPLACE:
+        if (old == NULL) {
+            return STORE_ENOENT;
+        }
+        break;
     case STORE_MC_APPEND:
     case STORE_MC_PREPEND:
         if (old == NULL) {
             return STORE_ENOENT;
+        }
+        if (a->cas != 0 && item_version(old) != a->cas) {
+            return STORE_EEXIST;
         }
         break;
     case STORE_MC_CAS:
@@ -1878,7 +1883,13 @@ mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
             return STORE_ENOENT;
         }
         if (item_version(old) != a->cas) {
-            return STORE_EEXIST;
+            if (!a->stale_ok || a->cas > item_version(old)) {
+                return STORE_EEXIST;
+            }
+            /* an older CAS under meta's I: stored, stale, as memcached */
+            expire_ms = item_expire_or0(old);
+            mcmeta |= STORE_MC_STALE;
+            carry_won = (atomic_load(&old->seen) & ITEM_SEEN_WON) != 0;
         }
         break;
     default:
@@ -1886,7 +1897,14 @@ mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
     }
     if (a->mode == STORE_MC_APPEND || a->mode == STORE_MC_PREPEND) {
         /* the item keeps its flags and expiry; the request's are ignored */
-        if (a->vlen > max_value_len(st) || olen > max_value_len(st) - a->vlen) {
+        size_t max = a->max_vlen != 0 && a->max_vlen < max_value_len(st) ? a->max_vlen
+                                                                         : max_value_len(st);
+
+        if (a->max_vlen != 0 && item_mcflags(old) != 0) {
+            max = max > 4 ? max - 4 : 0; /* memcached's flags field */
+        }
+
+        if (a->vlen > max || olen > max - a->vlen) {
             return STORE_ETOOBIG;
         }
         *out = item_rebuild(st, key, klen, olen + a->vlen, old, now_ms);
@@ -1898,45 +1916,69 @@ mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
         memcpy(v + (a->mode == STORE_MC_APPEND ? olen : 0), a->val, a->vlen);
         return STORE_OK;
     }
-    *out = item_create_mc(key, klen, a->vlen, a->expire_ms, a->mcflags, (uint32_t)now_ms,
+    *out = item_create_mc(key, klen, a->vlen, expire_ms, mcmeta, (uint32_t)now_ms,
                           local_vflags(st), 0);
     if (*out == NULL) {
         return STORE_ENOMEM;
+    }
+    if (carry_won) {
+        atomic_store(&(*out)->seen, ITEM_SEEN_WON);
     }
     memcpy(item_value_mut(*out), a->val, a->vlen);
     return STORE_OK;
 }
 
 enum store_status
-store_mc_store(struct store *st, const char *key, size_t klen, const void *val, size_t vlen,
-               uint32_t mcflags, int64_t expire_ms, enum store_mc_mode mode, uint64_t cas,
-               int64_t now_ms)
+store_mc_store(struct store *st, const char *key, size_t klen, const struct store_mc_set *op,
+               uint64_t *version, int64_t now_ms)
 {
-    struct mc_store_arg a = { .mode = mode, .val = val, .vlen = vlen, .mcflags = mcflags,
-                              .expire_ms = expire_ms, .cas = cas };
-
-    if (vlen > max_value_len(st)) {
+    if (op->vlen > max_value_len(st)) {
         return STORE_ETOOBIG;
     }
-    return store_rmw(st, key, klen, now_ms, mc_store_apply, &a);
+    return store_rmw_v(st, key, klen, now_ms, mc_store_apply, (void *)op, version);
 }
 
 struct mc_incr_arg {
-    bool incr;
-    uint64_t delta, result;
+    const struct store_mc_arith *op;
+    uint64_t result;
 };
+
+/* The item holding the decimal digits of v, padded with spaces to pad. */
+static struct item *
+mc_number_item(struct store *st, const char *key, size_t klen, uint64_t v, size_t pad,
+               const struct item *old, int64_t expire_ms, int64_t now_ms)
+{
+    char digits[24];
+    size_t n = (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    size_t len = n < pad ? pad : n;
+    struct item *it = item_create(st, key, klen, len, expire_ms, old, (uint32_t)now_ms);
+
+    if (it != NULL) {
+        memcpy(item_value_mut(it), digits, n);
+        memset(item_value_mut(it) + n, ' ', len - n);
+    }
+    return it;
+}
 
 static enum store_status
 mc_incr_apply(struct store *st, void *arg, const char *key, size_t klen,
               const struct item *old, int64_t now_ms, struct item **out)
 {
     struct mc_incr_arg *a = arg;
-    char buf[256], digits[24], *end;
+    const struct store_mc_arith *op = a->op;
+    char buf[256], *end;
     unsigned long long v;
-    size_t n, len;
 
     if (old == NULL) {
-        return STORE_ENOENT;
+        if (!op->vivify) {
+            return STORE_ENOENT;
+        }
+        a->result = op->initial;
+        *out = mc_number_item(st, key, klen, op->initial, 0, NULL, op->vivify_expire_ms, now_ms);
+        return *out != NULL ? STORE_OK : STORE_ENOMEM;
+    }
+    if (op->cas != 0 && item_version(old) != op->cas) {
+        return STORE_EEXIST; /* memcached checks the CAS first */
     }
     /* memcached's safe_strtoull over the value: strtoull's syntax, then a
      * blank or the end (its data always ends in CRLF) */
@@ -1952,36 +1994,71 @@ mc_incr_apply(struct store *st, void *arg, const char *key, size_t klen,
         ((long long)v < 0 && memchr(buf, '-', old->vlen) != NULL)) {
         return STORE_ENOTNUM;
     }
-    if (a->incr) {
-        v += a->delta; /* wraps at 2^64, as memcached */
+    if (op->incr) {
+        v += op->delta; /* wraps at 2^64, as memcached */
     } else {
-        v = a->delta > v ? 0 : v - a->delta;
+        v = op->delta > v ? 0 : v - op->delta;
     }
     a->result = v;
-    n = (size_t)snprintf(digits, sizeof digits, "%llu", v);
     /* memcached rewrites a value in place when the number fits, padding
      * with spaces: a decrement from 10 reads back "9 " */
-    len = n <= old->vlen ? old->vlen : n;
-    *out = item_rebuild(st, key, klen, len, old, now_ms);
-    if (*out == NULL) {
-        return STORE_ENOMEM;
-    }
-    memcpy(item_value_mut(*out), digits, n);
-    memset(item_value_mut(*out) + n, ' ', len - n);
-    return STORE_OK;
+    *out = mc_number_item(st, key, klen, v, old->vlen, old,
+                          op->set_expire ? op->expire_ms : item_expire_or0(old), now_ms);
+    return *out != NULL ? STORE_OK : STORE_ENOMEM;
 }
 
 enum store_status
-store_mc_incr(struct store *st, const char *key, size_t klen, bool incr, uint64_t delta,
-              uint64_t *result, int64_t now_ms)
+store_mc_incr(struct store *st, const char *key, size_t klen, const struct store_mc_arith *op,
+              uint64_t *result, uint64_t *version, int64_t now_ms)
 {
-    struct mc_incr_arg a = { .incr = incr, .delta = delta };
-    enum store_status rc = store_rmw(st, key, klen, now_ms, mc_incr_apply, &a);
+    struct mc_incr_arg a = { .op = op };
+    enum store_status rc = store_rmw_v(st, key, klen, now_ms, mc_incr_apply, &a, version);
 
     if (rc == STORE_OK && result != NULL) {
         *result = a.result;
     }
     return rc;
+}
+
+struct mc_delete_arg {
+    bool has_cas, invalidate;
+    uint64_t cas;
+    int64_t expire_ms;
+};
+
+static enum store_status
+mc_delete_apply(struct store *st, void *arg, const char *key, size_t klen,
+                const struct item *old, int64_t now_ms, struct item **out)
+{
+    struct mc_delete_arg *a = arg;
+
+    if (old == NULL) {
+        return STORE_ENOENT;
+    }
+    if (a->has_cas && item_version(old) != a->cas) {
+        return STORE_EEXIST;
+    }
+    if (!a->invalidate) {
+        *out = RMW_DELETE;
+        return STORE_OK;
+    }
+    /* a new version, stale, with no recache token sent yet */
+    *out = item_create_mc(key, klen, old->vlen, a->expire_ms >= 0 ? a->expire_ms : item_expire_or0(old),
+                          item_mcflags(old) | STORE_MC_STALE, (uint32_t)now_ms, local_vflags(st), 0);
+    if (*out == NULL) {
+        return STORE_ENOMEM;
+    }
+    memcpy(item_value_mut(*out), item_value(old), old->vlen);
+    return STORE_OK;
+}
+
+enum store_status
+store_mc_delete(struct store *st, const char *key, size_t klen, bool has_cas, uint64_t cas,
+                bool invalidate, int64_t expire_ms, int64_t now_ms)
+{
+    struct mc_delete_arg a = { has_cas, invalidate, cas, expire_ms };
+
+    return store_rmw(st, key, klen, now_ms, mc_delete_apply, &a);
 }
 
 struct setrange_arg {
@@ -2248,7 +2325,7 @@ store_apply(struct store *st, const char *key, size_t klen, const void *val,
 
 enum store_status
 store_apply_if(struct store *st, const char *key, size_t klen, const void *val, size_t vlen,
-               int64_t expire_ms, uint32_t mcflags, bool tomb, uint64_t version, enum store_guard guard,
+               int64_t expire_ms, uint64_t mcmeta, bool tomb, uint64_t version, enum store_guard guard,
                uint64_t base, int64_t now_ms, uint64_t *cur, uint64_t *prev)
 {
     enum store_status rc = STORE_OK;
@@ -2273,7 +2350,7 @@ store_apply_if(struct store *st, const char *key, size_t klen, const void *val, 
         nit = item_create_v(key, klen, 0, tomb_expire(st, now_ms), NULL,
                             (uint32_t)now_ms, ITEM_F_VERSION | ITEM_F_TOMB, version);
     } else {
-        nit = item_create_mc(key, klen, vlen, expire_ms > 0 ? expire_ms : 0, mcflags,
+        nit = item_create_mc(key, klen, vlen, expire_ms > 0 ? expire_ms : 0, mcmeta,
                              (uint32_t)now_ms, ITEM_F_VERSION, version);
     }
     if (nit == NULL) {
@@ -2573,7 +2650,6 @@ report_cold(void *arg, const char *key, uint32_t klen, int64_t expire_ms)
     memset(it, 0, sizeof *it);
     it->klen = klen;
     it->refs = 1;
-    it->type = ITEM_STRING;
     if (expire_ms > 0) {
         it->flags = ITEM_F_EXPIRE;
         memcpy(it->data, &expire_ms, sizeof expire_ms);

@@ -166,28 +166,62 @@ enum store_status store_setrange(struct store *st, const char *key,
                                  size_t klen, uint64_t offset, const void *val,
                                  size_t vlen, size_t *newlen, int64_t now_ms);
 
-/* ---- memcached ----------------------------------------------------------------
- * The storage commands under the key's shard lock. SET, ADD, REPLACE and
- * CAS write val with the client flags (0: the item carries no flags field)
- * and expiry (absolute ms, 0 = none; a past one is stored and reads as
- * expired, as in memcached); APPEND and PREPEND keep the item's flags and
- * expiry. CAS compares `cas` with the item's version. Returns STORE_OK
- * (stored), STORE_EEXIST (ADD: present; CAS: changed since), STORE_ENOENT
- * (REPLACE, APPEND, PREPEND, CAS: absent), STORE_ENOMEM, STORE_ETOOBIG. */
+/* memcached's storage commands (text and meta), under the key's shard
+ * lock. SET, ADD, REPLACE and CAS write val with the client flags (0: the
+ * item carries no flags field) and expiry (absolute ms, 0 = none; a past
+ * one is stored and reads as expired, as in memcached); APPEND and PREPEND
+ * keep the item's flags and expiry, and refuse (STORE_ETOOBIG) a value
+ * that would grow past max_vlen. CAS compares `cas` with the item's
+ * version; APPEND and PREPEND compare a nonzero one. With stale_ok (meta's
+ * I), a CAS older than the item's still stores, the new item marked stale
+ * and keeping the old one's expiry. Returns STORE_OK (stored; *version,
+ * when given, is the new item's), STORE_EEXIST (ADD: present; a CAS that
+ * differs), STORE_ENOENT (REPLACE, APPEND, PREPEND, CAS: absent),
+ * STORE_ENOMEM, STORE_ETOOBIG. */
 enum store_mc_mode {
     STORE_MC_SET, STORE_MC_ADD, STORE_MC_REPLACE, STORE_MC_APPEND, STORE_MC_PREPEND, STORE_MC_CAS,
 };
-enum store_status store_mc_store(struct store *st, const char *key, size_t klen, const void *val,
-                                 size_t vlen, uint32_t mcflags, int64_t expire_ms,
-                                 enum store_mc_mode mode, uint64_t cas, int64_t now_ms);
+struct store_mc_set {
+    enum store_mc_mode mode;
+    const void *val;
+    size_t vlen;
+    uint64_t mcmeta;      /* client flags (| STORE_MC_STALE: stored stale) */
+    int64_t expire_ms;
+    uint64_t cas;
+    bool stale_ok;
+    size_t max_vlen;      /* APPEND, PREPEND: 0 = the store's own bound; else
+                           * for an item without client flags, 4 less with */
+};
+enum store_status store_mc_store(struct store *st, const char *key, size_t klen,
+                                 const struct store_mc_set *op, uint64_t *version, int64_t now_ms);
 
-/* memcached's incr/decr: a decimal value as strtoull reads it, 64-bit
- * unsigned, wrapping up and stopping at 0 down; a shorter result is padded
- * with spaces to the old length, as memcached's in-place rewrite leaves it.
- * Flags and expiry stay. STORE_ENOENT (absent, nothing created),
- * STORE_ENOTNUM, STORE_ENOMEM. */
-enum store_status store_mc_incr(struct store *st, const char *key, size_t klen, bool incr,
-                                uint64_t delta, uint64_t *result, int64_t now_ms);
+/* memcached's incr/decr (and meta's ma): a decimal value as strtoull reads
+ * it, 64-bit unsigned, wrapping up and stopping at 0 down; a shorter result
+ * is padded with spaces to the old length, as memcached's in-place rewrite
+ * leaves it. Flags stay; the expiry too, unless set_expire. A nonzero cas
+ * must equal the item's version (else STORE_EEXIST). An absent key is
+ * STORE_ENOENT, or with vivify is created holding `initial` (not counted
+ * from) expiring at vivify_expire_ms. STORE_ENOTNUM, STORE_ENOMEM. */
+struct store_mc_arith {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas;
+    bool set_expire;
+    int64_t expire_ms;
+    bool vivify;
+    uint64_t initial;
+    int64_t vivify_expire_ms;
+};
+enum store_status store_mc_incr(struct store *st, const char *key, size_t klen,
+                                const struct store_mc_arith *op, uint64_t *result,
+                                uint64_t *version, int64_t now_ms);
+
+/* meta's md: delete the key, or with invalidate mark it stale (a new
+ * version, the same value, the expiry set when expire_ms >= 0). With
+ * has_cas, cas must equal the item's version (else STORE_EEXIST). STORE_ENOENT
+ * when absent. */
+enum store_status store_mc_delete(struct store *st, const char *key, size_t klen, bool has_cas,
+                                  uint64_t cas, bool invalidate, int64_t expire_ms, int64_t now_ms);
 
 /* ---- expiry ---------------------------------------------------------------*/
 
@@ -289,7 +323,7 @@ enum store_status store_apply(struct store *st, const char *key, size_t klen,
 enum store_guard { STORE_IF_NEWER, STORE_IF_FOLLOWS, STORE_IF_REPLACES };
 enum store_status store_apply_if(struct store *st, const char *key, size_t klen,
                                  const void *val, size_t vlen, int64_t expire_ms,
-                                 uint32_t mcflags, bool tomb,
+                                 uint64_t mcmeta, bool tomb,
                                  uint64_t version, enum store_guard guard, uint64_t base,
                                  int64_t now_ms, uint64_t *cur, uint64_t *prev);
 

@@ -1667,7 +1667,7 @@ stage_node(struct tier *t, struct qnode *n)
     r.val = item_value(n->it);
     r.vlen = n->it->vlen;
     r.expire_ms = item_expire_ms(n->it) > 0 ? item_expire_ms(n->it) : 0;
-    r.type = n->it->type;
+    r.type = ITEM_STRING;
     r.version = item_version(n->it);
     if (n->it->flags & ITEM_F_MCFLAGS) {
         r.flags |= SEG_REC_MCFLAGS;

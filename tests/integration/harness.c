@@ -523,12 +523,20 @@ members_agree(struct harness_server **m, int n)
     }
 }
 
+static struct harness_server *members[8];
+
+struct harness_server *
+harness_member(int i)
+{
+    return HARNESS_CLUSTER > 1 && i < HARNESS_CLUSTER ? members[i] : srv;
+}
+
 void
 harness_setup(void)
 {
     if (HARNESS_CLUSTER > 1) {
         static char bus[8][16], dirs[8][64];
-        struct harness_server *m[8];
+        struct harness_server **m = members;
 
         for (int i = 0; i < HARNESS_CLUSTER; i++) {
             m[i] = member_start(i, bus, dirs);

@@ -55,6 +55,8 @@ void harness_setup(void);
  * harness_setup starts three members with replicas 3; srv and rc are the
  * first). */
 bool harness_clustered(void);
+/* Member i of that cluster (srv when the suite runs on one server). */
+struct harness_server *harness_member(int i);
 /* The same with extra `--directive value` arguments, NULL-terminated; for
  * tests that need a differently configured server (call it in the test body
  * of a suite without .init). */

@@ -239,3 +239,163 @@ Test(memcache, quit_closes_and_an_http_request_is_hung_up_on)
     cr_assert(harness_raw_closed_within(fd, 2000));
     close(fd);
 }
+
+/* ---- the meta protocol -------------------------------------------------------*/
+
+Test(memcache, meta_commands_answer_as_memcached_does)
+{
+    static const char *const pairs[][2] = {
+        { "ms foo 3 T0 F5\r\nbar\r\n", "HD\r\n" },
+        { "mg foo v f s t k h l O123 q\r\n", "VA 3 f5 s3 t-1 kfoo h0 l0 O123\r\nbar\r\n" },
+        { "mg foo v h\r\n", "VA 3 h1\r\nbar\r\n" },
+        { "mg foo\r\n", "HD\r\n" },
+        { "mg missing v\r\n", "EN\r\n" },
+        { "mg missing v k O7\r\n", "EN kmissing O7\r\n" },
+        { "ms foo 2 k O9 q\r\nhi\r\n", "" },
+        { "ms foo 2 k O9\r\nhi\r\n", "HD kfoo O9\r\n" },
+        { "ms foo 2 MX\r\nhi\r\n", "CLIENT_ERROR invalid mode for ms M token\r\n" },
+        { "ms foo 2 ME\r\nhi\r\n", "NS\r\n" },
+        { "ms new1 2 ME T100 F7\r\nhi\r\n", "HD\r\n" },
+        { "mg new1 v f t\r\n", "VA 2 f7 t100\r\nhi\r\n" },
+        { "ms new1 2 MA\r\nab\r\n", "HD\r\n" },
+        { "ms new1 2 MP\r\ncd\r\n", "HD\r\n" },
+        { "mg new1 v f\r\n", "VA 6 f7\r\ncdhiab\r\n" },
+        { "ms nope 2 MA\r\nab\r\n", "NS\r\n" },
+        { "ms nope 2 MR\r\nab\r\n", "NS\r\n" },
+        { "ms nope 2 C5\r\nab\r\n", "NF\r\n" },
+        { "ms Zm9v 2 b k\r\nzz\r\n", "HD kZm9v b\r\n" },
+        { "mg Zm9v b k v\r\n", "VA 2 kZm9v b\r\nzz\r\n" },
+        { "md nope O1 k\r\n", "NF O1 knope\r\n" },
+        { "md foo C1\r\n", "EX\r\n" },
+        { "md foo q\r\n", "" },
+        { "md foo q\r\n", "NF\r\n" },
+        { "ms n 2\r\n10\r\n", "HD\r\n" },
+        { "ma n v\r\n", "VA 2\r\n11\r\n" },
+        { "ma n MI D18446744073709551615 v\r\n", "VA 2\r\n10\r\n" },
+        { "ma n M- D5 v\r\n", "VA 1\r\n5\r\n" },
+        { "ma n T30 t v\r\n", "VA 1 t30\r\n6\r\n" },
+        { "ma n q\r\n", "" },
+        { "ma cnt N0 J10 v\r\n", "VA 2\r\n10\r\n" },
+        { "ma cnt D5 MD v t\r\n", "VA 1 t-1\r\n5\r\n" },
+        { "ma nope\r\n", "NF\r\n" },
+        { "ms s 3\r\nabc\r\n", "HD\r\n" },
+        { "ma s\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n" },
+        { "mg s T60 t\r\n", "HD t60\r\n" },
+        { "mg s t T30 t\r\n", "CLIENT_ERROR duplicate flag\r\n" },
+        { "me nope\r\n", "EN\r\n" },
+        { "mg foo v v\r\n", "CLIENT_ERROR duplicate flag\r\n" },
+        { "ms big S5\r\nhello\r\n", "CLIENT_ERROR bad command line format\r\nERROR\r\n" },
+        { "ms foo 2 Tx\r\nhi\r\n", "CLIENT_ERROR bad token in command line format\r\n" },
+        { "ms foo 2 c\r\nhiX\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n" },
+        { "mn\r\n", "MN\r\n" },
+    };
+    int fd = mc_connect();
+
+    exchange(fd, pairs, sizeof pairs / sizeof pairs[0]);
+    close(fd);
+}
+
+/* The value of a " c<cas>" return flag in the next reply line. */
+static unsigned long long
+read_cas(int fd, const char *prefix)
+{
+    char buf[256], *at;
+    size_t n = harness_raw_read(fd, buf, sizeof buf - 1, 3000);
+
+    buf[n] = '\0';
+    cr_assert(strncmp(buf, prefix, strlen(prefix)) == 0, "%s", buf);
+    at = strstr(buf, " c");
+    cr_assert(at != NULL, "%s", buf);
+    return strtoull(at + 2, NULL, 10);
+}
+
+Test(memcache, meta_cas_and_a_stale_item_win_the_recache_once_on_every_member)
+{
+    int fd = mc_connect(), fd2 = harness_raw_connect_port(harness_member(1)->mc_port);
+    unsigned long long cas, cas2;
+    char req[128];
+
+    SEND(fd, "ms k 3 T100 c\r\nabc\r\n");
+    cas = read_cas(fd, "HD c");
+    SEND(fd, "mg k c\r\n");
+    cr_assert(eq(u64, read_cas(fd, "HD c"), cas));
+    /* the same CAS through the text protocol */
+    SEND(fd, "gets k\r\n");
+    snprintf(req, sizeof req, "VALUE k 0 3 %llu\r\nabc\r\nEND\r\n", cas);
+    harness_raw_expect_at(__FILE__, __LINE__, fd, req, strlen(req));
+    snprintf(req, sizeof req, "ms k 3 C%llu c\r\nxyz\r\n", cas);
+    harness_raw_send(fd, req, strlen(req));
+    cas2 = read_cas(fd, "HD c");
+    cr_assert(cas2 != cas);
+    harness_raw_send(fd, req, strlen(req)); /* the version moved on */
+    EXPECT(fd, "EX c0\r\n");
+    /* invalidated: still served, marked stale, and the first reader (on
+     * another member too: the mark travels with the copies) wins */
+    SEND(fd, "md k I T30\r\n");
+    EXPECT(fd, "HD\r\n");
+    SEND(fd2, "mg k v t\r\n");
+    EXPECT(fd2, "VA 3 t30 X W\r\nxyz\r\n");
+    SEND(fd2, "mg k v\r\n");
+    EXPECT(fd2, "VA 3 Z X\r\nxyz\r\n");
+    /* a set with an older CAS under I is stored, still stale */
+    snprintf(req, sizeof req, "ms k 3 I C%llu\r\nold\r\n", cas);
+    harness_raw_send(fd, req, strlen(req));
+    EXPECT(fd, "HD\r\n");
+    SEND(fd, "mg k v\r\n");
+    if (harness_clustered()) {
+        /* the recache token is each member's own: member 1 gave none yet */
+        EXPECT(fd, "VA 3 X W\r\nold\r\n");
+        SEND(fd, "mg k v\r\n");
+    }
+    EXPECT(fd, "VA 3 Z X\r\nold\r\n");
+    /* a plain set makes it fresh again */
+    SEND(fd, "ms k 3\r\nnew\r\n");
+    EXPECT(fd, "HD\r\n");
+    SEND(fd2, "mg k v\r\n");
+    EXPECT(fd2, "VA 3\r\nnew\r\n");
+    /* vivify on miss: one winner, the others see Z */
+    SEND(fd, "mg viv N30 v t\r\n");
+    EXPECT(fd, "VA 0 t30 W\r\n\r\n");
+    SEND(fd, "mg viv N30 v\r\n");
+    EXPECT(fd, "VA 0 Z\r\n\r\n");
+    close(fd);
+    close(fd2);
+}
+
+Test(memcache, quiet_meta_requests_answer_only_misses_and_failures_before_mn)
+{
+    int fd = mc_connect();
+
+    SEND(fd, "ms a 1 q\r\n1\r\nms b 1 q\r\n2\r\nmg a v q k\r\nmg nokey v q\r\nmg b v q k\r\n"
+             "md nokey q\r\nmd a q\r\nma b q\r\nma nokey q\r\nmn\r\n");
+    EXPECT(fd, "VA 1 ka\r\n1\r\nVA 1 kb\r\n2\r\nNF\r\nNF\r\nMN\r\n");
+    SEND(fd, "mg a v\r\nmg b v\r\n");
+    EXPECT(fd, "EN\r\nVA 1\r\n3\r\n");
+    close(fd);
+}
+
+Test(memcache, meta_and_resp_share_keys_flags_and_ttls)
+{
+    int fd = mc_connect();
+    long long ttl;
+
+    expect_ok(rc, "SET r hello");
+    SEND(fd, "mg r v f t\r\n");
+    EXPECT(fd, "VA 5 f0 t-1\r\nhello\r\n");
+    SEND(fd, "ms m 3 F9 T100\r\nabc\r\n");
+    EXPECT(fd, "HD\r\n");
+    expect_bulk(rc, "abc", "GET m");
+    {
+        redisReply *r = harness_cmd(rc, "TTL m");
+        ttl = r->integer;
+        freeReplyObject(r);
+    }
+    cr_assert(ttl == 100 || ttl == 99, "TTL %lld", ttl);
+    SEND(fd, "get m\r\n");
+    EXPECT(fd, "VALUE m 9 3\r\nabc\r\nEND\r\n");
+    expect_ok(rc, "SET cnt 41");
+    SEND(fd, "ma cnt v\r\n");
+    EXPECT(fd, "VA 2\r\n42\r\n");
+    expect_bulk(rc, "42", "GET cnt");
+    close(fd);
+}

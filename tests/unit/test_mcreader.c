@@ -58,6 +58,8 @@ static const char *const complete[] = {
     "flush_all 10\r\n", "flush_all noreply\r\n", "version\r\n", "verbosity 1\r\n",
     "stats\r\n", "stats settings\r\n", "quit\r\n", "mn\r\n", "bogus\r\n", "\r\n",
     "set k 0 0 4\r\nab\r\n\r\n",
+    "mg k v c t\r\n", "mg Zm9v b k\r\n", "ms k 2 T10 F3 q\r\nhi\r\n", "md k I T5\r\n",
+    "ma k N0 J5 D2 MD v\r\n", "me k\r\n",
 };
 
 Test(mcreader, every_request_split_at_every_byte_parses_as_whole)
@@ -299,4 +301,168 @@ Test(mcreader, an_http_request_line_closes_the_connection)
     size_t used;
 
     cr_assert(eq(int, mc_reader_next(rd, WIRE("GET / HTTP/1.1\r\n"), &r, &used), RESP_EPROTO));
+}
+
+/* ---- meta commands: each expectation is what memcached 1.6.18 answers ---- */
+
+static void
+expect_error(const char *wire, size_t len, const char *line)
+{
+    struct mc_req r = parse1(wire, len);
+
+    cr_assert(eq(int, r.cmd, MC_ERROR), "%s", wire);
+    cr_assert(eq(str, (char *)r.error, (char *)line), "%s", wire);
+}
+
+Test(mcreader, meta_commands_carry_key_flags_and_values)
+{
+    struct mc_req r = parse1(WIRE("mg k v c T30 N-1 R5 O123 q\r\n"));
+
+    cr_assert(eq(int, r.cmd, MC_MG));
+    cr_assert(arg_eq(r.key, "k"));
+    cr_assert(arg_eq(r.meta.flags, "v c T30 N-1 R5 O123 q"));
+    cr_assert(mc_meta_has(&r.meta, 'v') && mc_meta_has(&r.meta, 'q') && !mc_meta_has(&r.meta, 's'));
+    cr_assert(eq(i32, r.meta.ttl, 30));
+    cr_assert(eq(i32, r.meta.vivify_ttl, -1));
+    cr_assert(eq(i32, r.meta.recache, 5));
+    cr_assert(eq(int, r.noreply, false)); /* q is the command's: errors still show */
+
+    r = parse1(WIRE("ms k 3 F7 C99 MA I\r\nabc\r\n"));
+    cr_assert(eq(int, r.cmd, MC_MS));
+    cr_assert(arg_eq(r.data, "abc"));
+    cr_assert(eq(u32, r.meta.client_flags, 7));
+    cr_assert(eq(u64, r.meta.cas, 99));
+    cr_assert(eq(chr, r.meta.mode, 'A'));
+
+    r = parse1(WIRE("ma n\r\n"));
+    cr_assert(eq(int, r.cmd, MC_MA));
+    cr_assert(eq(u64, r.meta.delta, 1)); /* no D: one */
+    r = parse1(WIRE("ma n D18446744073709551615 J7 M-\r\n"));
+    cr_assert(eq(u64, r.meta.delta, UINT64_MAX));
+    cr_assert(eq(u64, r.meta.initial, 7));
+    cr_assert(eq(chr, r.meta.mode, '-'));
+    cr_assert(eq(int, parse1(WIRE("mn anything\r\n")).cmd, MC_MN));
+    cr_assert(eq(int, parse1(WIRE("md k\r\n")).cmd, MC_MD));
+    cr_assert(eq(int, parse1(WIRE("me k extra\r\n")).cmd, MC_ME));
+}
+
+Test(mcreader, meta_keys_in_base64_are_decoded_as_memcached_decodes_them)
+{
+    struct mc_req r = parse1(WIRE("mg Zm9vYg== b k\r\n"));
+
+    cr_assert(arg_eq(r.key, "foob"));
+    cr_assert(arg_eq(parse1(WIRE("mg Zm9v$ b\r\n")).key, "foo")); /* outside the alphabet: skipped */
+    cr_assert(arg_eq(parse1(WIRE("me Zm9v b\r\n")).key, "foo"));
+    expect_error(WIRE("mg Zm9 b\r\n"), "CLIENT_ERROR error decoding key");
+    expect_error(WIRE("mg Zm9vYg b\r\n"), "CLIENT_ERROR error decoding key");
+    expect_error(WIRE("mg Zm9vYg= b\r\n"), "CLIENT_ERROR error decoding key");
+    expect_error(WIRE("mg ==== b\r\n"), "CLIENT_ERROR error decoding key");
+    expect_error(WIRE("me Zm9 b\r\n"), "CLIENT_ERROR bad command line format");
+}
+
+Test(mcreader, base64_encodes_with_padding_and_round_trips)
+{
+    char out[16], back[16];
+
+    cr_assert(eq(sz, mc_base64_encode("foo", 3, out), 4));
+    cr_assert(eq(int, memcmp(out, "Zm9v", 4), 0));
+    cr_assert(eq(sz, mc_base64_encode("fooba", 5, out), 8));
+    cr_assert(eq(int, memcmp(out, "Zm9vYmE=", 8), 0));
+    cr_assert(eq(sz, mc_base64_encode("\xff\x00", 2, out), 4));
+    cr_assert(eq(sz, mc_base64_decode(out, 4, back), 2));
+    cr_assert(eq(int, memcmp(back, "\xff\x00", 2), 0));
+}
+
+Test(mcreader, meta_flag_errors_are_memcacheds_in_its_order)
+{
+    expect_error(WIRE("mg\r\n"), "ERROR");
+    expect_error(WIRE("mx k\r\n"), "ERROR");
+    expect_error(WIRE("me\r\n"), "CLIENT_ERROR bad command line format");
+    expect_error(WIRE("mg foo v v\r\n"), "CLIENT_ERROR duplicate flag");
+    expect_error(WIRE("mg foo Tx v v\r\n"), "CLIENT_ERROR duplicate flag");
+    expect_error(WIRE("mg foo x\r\n"), "CLIENT_ERROR invalid flag");
+    expect_error(WIRE("mg foo 1\r\n"), "CLIENT_ERROR invalid flag");
+    expect_error(WIRE("ms foo 3 E999\r\nbaz\r\n"), "CLIENT_ERROR invalid flag");
+    expect_error(WIRE("mg foo Nabc Tx\r\n"), "CLIENT_ERROR bad token in command line format");
+    expect_error(WIRE("mg foo Cx\r\n"), "CLIENT_ERROR bad token in command line format");
+    expect_error(WIRE("mg foo Fx T1\r\n"), "CLIENT_ERROR bad command line format");
+    expect_error(WIRE("mg foo MSS Tx\r\n"), "CLIENT_ERROR bad token in command line format");
+    expect_error(WIRE("md foo Tx\r\n"), "CLIENT_ERROR invalid or duplicate flag");
+    expect_error(WIRE("ma n D-1\r\n"), "CLIENT_ERROR invalid or duplicate flag");
+    expect_error(WIRE("ma foo MII\r\n"), "CLIENT_ERROR invalid or duplicate flag");
+    expect_error(WIRE("ma n MX\r\n"), "CLIENT_ERROR invalid mode for ma M token");
+    expect_error(WIRE("ms foo 2 MX\r\nhi\r\n"), "CLIENT_ERROR invalid mode for ms M token");
+    expect_error(WIRE("ms foo 2 MEE\r\nhi\r\n"), "CLIENT_ERROR incorrect length for M token");
+    expect_error(WIRE("ms foo 2 MX O123456789012345678901234567890123\r\nhi\r\n"),
+                 "CLIENT_ERROR invalid mode for ms M token");
+    expect_error(WIRE("mg foo O12345678901234567890123456789012\r\n"),
+                 "CLIENT_ERROR opaque token too long");
+    expect_error(WIRE("md foo O12345678901234567890123456789012\r\n"),
+                 "CLIENT_ERROR opaque token too long");
+    expect_error(WIRE("mg foo a b c d e f g h i j k l m n o p q r s\r\n"),
+                 "CLIENT_ERROR options flags are too long");
+    /* 18 flags fit an mg (and fail on the first unknown one) */
+    expect_error(WIRE("mg foo a b c d e f g h i j k l m n o p q\r\n"), "CLIENT_ERROR invalid flag");
+    cr_assert(eq(int, parse1(WIRE("md foo MX\r\n")).cmd, MC_MD)); /* md has no modes */
+    cr_assert(eq(int, parse1(WIRE("mg foo MS\r\n")).cmd, MC_MG));
+}
+
+Test(mcreader, a_refused_meta_set_skips_its_data_unless_its_length_was_unreadable)
+{
+    /* flags refused: the data goes with the request */
+    expect_error(WIRE("ms foo 2 Tx Fx\r\nhi\r\n"), "CLIENT_ERROR bad token in command line format");
+    expect_error(WIRE("ms foo 2 F\r\nhi\r\n"), "CLIENT_ERROR bad command line format");
+    /* no length, or too many flags: the data is read as a command */
+    {
+        static const char *const left[] = {
+            "ms foo -1\r\nhi\r\n", "ms foo abc\r\nhi\r\n", "ms foo\r\nhi\r\n",
+            "ms foo 2 a b c d e f g h i j k l m n o p q\r\nhi\r\n",
+        };
+        for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+            struct mc_req r;
+            size_t used, nl = (size_t)(strchr(left[i], '\n') - left[i]) + 1;
+
+            cr_assert(eq(int, mc_reader_next(rd, left[i], strlen(left[i]), &r, &used), RESP_OK));
+            cr_assert(eq(int, r.cmd, MC_ERROR), "%s", left[i]);
+            cr_assert(eq(sz, used, nl), "%s", left[i]);
+        }
+    }
+    /* too large for the item size (memcached: 56 + key + 1 + flags + data
+     * + 2 bytes over 100): refused, its data skipped */
+    {
+        struct mc_limits lim = { 100, 1 << 20 };
+        struct mc_req r;
+
+        mc_reader_set_limits(rd, &lim);
+        r = parse1(WIRE("ms k 41\r\n01234567890123456789012345678901234567890\r\n"));
+        cr_assert(eq(int, r.too_large, true));
+        cr_assert(eq(int, r.cmd, MC_MS));
+        cr_assert(eq(int, parse1(WIRE("ms k 40\r\n0123456789012345678901234567890123456789\r\n")).too_large, false));
+        /* 4 bytes more with flags */
+        cr_assert(eq(int, parse1(WIRE("ms k 37 F1\r\n0123456789012345678901234567890123456\r\n")).too_large, true));
+    }
+    /* a bad chunk: its 4 bytes are taken, the rest is the next request */
+    {
+        struct mc_req r;
+        size_t used;
+
+        cr_assert(eq(int, mc_reader_next(rd, WIRE("ms foo 2 c\r\nhiX\r\n"), &r, &used), RESP_OK));
+        cr_assert(eq(str, (char *)r.error, "CLIENT_ERROR bad data chunk"));
+        cr_assert(eq(sz, used, 16));
+    }
+}
+
+Test(mcreader, meta_flags_read_again_agree_with_the_reader)
+{
+    struct mc_meta m;
+
+    cr_assert(eq(ptr, (void *)mc_meta_parse(MC_MA, WIRE("N30 J10 v t c MD D5"), true, &m), NULL));
+    cr_assert(eq(i32, m.vivify_ttl, 30));
+    cr_assert(eq(u64, m.initial, 10));
+    cr_assert(eq(u64, m.delta, 5));
+    cr_assert(eq(chr, m.mode, 'D'));
+    cr_assert(eq(ptr, (void *)mc_meta_parse(MC_MG, "", 0, true, &m), NULL));
+    cr_assert(eq(u64, m.has, 0));
+    cr_assert(eq(str, (char *)mc_meta_parse(MC_MG, WIRE("b"), false, &m),
+                 "CLIENT_ERROR error decoding key"));
 }
