@@ -51,6 +51,14 @@ version_through_ms(int64_t ms)
     return ((((uint64_t)rel + 1) << (VERSION_LOGICAL_BITS + VERSION_TAG_BITS)) - 1) & VERSION_MAX;
 }
 
+uint64_t
+hlc_flush_floor(struct hlc *h, int64_t now_ms)
+{
+    uint64_t v = hlc_next(h, version_through_ms(now_ms), now_ms);
+
+    return ((v >> VERSION_TAG_BITS) << VERSION_TAG_BITS) - 1;
+}
+
 void
 hlc_observe(struct hlc *h, uint64_t seen)
 {

@@ -59,6 +59,13 @@ void hlc_observe(struct hlc *h, uint64_t seen);
 /* The greatest version any member can make in Unix ms `ms`: a flush at
  * that time covers every write of the millisecond, wherever it was made. */
 uint64_t version_through_ms(int64_t ms);
+/* A FLUSHALL at Unix ms `now_ms`: moves the clock past the flush and returns
+ * its floor, the greatest version older than the clock's next millisecond
+ * part. Every version any member made through now_ms, and every one this
+ * clock made, is at most the floor; a version any member makes later than
+ * the clock's new time is above it, whatever its tag (a floor that kept this
+ * member's tag would refuse a lower-tagged member's write of that instant). */
+uint64_t hlc_flush_floor(struct hlc *h, int64_t now_ms);
 /* Unix ms the version was made at, by its maker's clock. */
 int64_t version_ms(uint64_t v);
 unsigned version_tag(uint64_t v);

@@ -408,7 +408,7 @@ keys_flush(void)
 {
     int64_t t = now_ms();
 
-    store_flush(server.store, version_through_ms(t));
+    store_flush(server.store, repl_flush_floor(t));
     /* Answer in the next millisecond: a write the client sends after the
      * reply is then newer than the flush on every member (one clock per
      * machine; across machines, within their skew). */

@@ -414,6 +414,30 @@ run_stats(struct client *c, const struct mc_req *r)
             stat_line(&b, "total_malloced", "%llu",
                       (unsigned long long)(store_stats(server.store, &ss), ss.used_bytes));
         }
+    } else if (r->sub.len == 5 && memcmp(r->sub.p, "sizes", 5) == 0) {
+        stat_line(&b, "sizes_status", "disabled");
+    } else if (r->sub.len == 9 && memcmp(r->sub.p, "cachedump", 9) == 0) {
+        /* no slab classes to dump: every class is empty */
+        if (r->sub_arg.len == 0) {
+            resp_buf_deinit(&b);
+            reply_raw(c, "CLIENT_ERROR bad command line\r\n", 31);
+            return;
+        }
+    } else if (r->sub.len == 6 && memcmp(r->sub.p, "detail", 6) == 0) {
+        /* per-prefix stats are not kept: on and off are accepted, dump is empty */
+        const struct resp_arg *a = &r->sub_arg;
+        bool on_off = (a->len == 2 && memcmp(a->p, "on", 2) == 0) ||
+                      (a->len == 3 && memcmp(a->p, "off", 3) == 0);
+
+        resp_buf_deinit(&b);
+        if (on_off) {
+            reply_raw(c, "OK\r\n", 4);
+        } else if (a->len == 4 && memcmp(a->p, "dump", 4) == 0) {
+            reply_raw(c, "END\r\n", 5);
+        } else {
+            reply_raw(c, "CLIENT_ERROR usage: stats detail on|off|dump\r\n", 46);
+        }
+        return;
     } else if (r->sub.len == 5 && memcmp(r->sub.p, "reset", 5) == 0) {
         for (int i = 0; i < MCS_COUNT; i++) {
             atomic_store(&mc.stats[i], 0);

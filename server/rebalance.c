@@ -385,6 +385,7 @@ rebalance_setup(bool rejoining)
     atomic_store(&rb.unseeded, rb.fresh && rejoining);
     rb.seeded = false;
     rb.stopping = false;
+    view_sync(); /* a rejoining member's nodes.conf view: its pending set from the start */
 }
 
 void

@@ -1642,6 +1642,12 @@ clock_next(void *ctx, uint64_t floor)
     return hlc_next(&rp.hlc, floor, now_ms());
 }
 
+uint64_t
+repl_flush_floor(int64_t now)
+{
+    return rp.on ? hlc_flush_floor(&rp.hlc, now) : version_through_ms(now);
+}
+
 /* Versions are on while N may exceed 1: with replicas 1 the store is as in a
  * single server (no version field, no tombstones), unless the memcached
  * port needs them for CAS values. */

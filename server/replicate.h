@@ -57,6 +57,8 @@ int repl_setup(const char *member_id, bool rejoining);
 void repl_teardown(void);
 /* Main thread, every tick: replay hints to members that are up. */
 void repl_main_tick(int64_t now);
+/* FLUSHALL at `now`: the store's version floor, the member's clock moved past it. */
+uint64_t repl_flush_floor(int64_t now);
 void repl_worker_cron(int64_t now); /* worker threads, every cron tick */
 
 /* The member that coordinates the command's keys (all in one slot's

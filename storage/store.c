@@ -1560,6 +1560,10 @@ store_rmw_v(struct store *st, const char *key, size_t klen, int64_t now_ms,
         shard_lock(sh);
         slot = do_find_warm(st, sh, h, key, klen, now_ms); /* disk tier: _warm */
         rc = fn(st, arg, key, klen, slot != NULL ? *slot : NULL, now_ms, &nit);
+        if (rc == STORE_OK && nit != NULL && nit != RMW_DELETE && item_expired(nit, now_ms)) {
+            free(nit); /* born expired (memcached's negative exptime): a delete */
+            nit = slot != NULL ? RMW_DELETE : NULL;
+        }
         if (rc == STORE_OK && nit == RMW_DELETE) {
             do_remove(st, sh, slot, h, now_ms);
         } else if (rc == STORE_OK && nit != NULL) {
@@ -2481,15 +2485,13 @@ store_volatile_count(struct store *st)
 /* One shard at a time: writers to other shards may run meanwhile, so this is
  * not an atomic snapshot of the keyspace (Redis's FLUSHALL is). */
 void
-store_flush(struct store *st, uint64_t through)
+store_flush(struct store *st, uint64_t floor)
 {
-    store_clock_fn *clock = atomic_load_explicit(&st->clock, memory_order_acquire);
-
-    if (clock != NULL) {
+    if (atomic_load_explicit(&st->clock, memory_order_acquire) != NULL) {
         uint64_t f = atomic_load(&st->floor);
 
-        atomic_store(&st->floor, clock(atomic_load_explicit(&st->clock_ctx, memory_order_relaxed),
-                                       through > f ? through : f));
+        while (f < floor && !atomic_compare_exchange_weak(&st->floor, &f, floor)) {
+        }
     }
     atomic_fetch_add_explicit(&st->flushes, 1, memory_order_relaxed);
     for (unsigned i = 0; i < st->nshards; i++) {

@@ -339,11 +339,11 @@ enum store_status store_rename(struct store *st, const char *src, size_t slen,
 uint64_t store_dbsize(struct store *st);
 /* Number of keys with an expiry. */
 uint64_t store_volatile_count(struct store *st);
-/* With versions on, every version up to `through` and every one the clock
- * gave so far is flushed too: store_apply_if refuses them afterwards
- * (STORE_ENOTSET), so a replica's copy written before the flush and still
- * on its way cannot bring a key back; the clock moves past them. */
-void store_flush(struct store *st, uint64_t through);
+/* With versions on, every version up to `floor` is flushed too:
+ * store_apply_if refuses them afterwards (STORE_ENOTSET), so a replica's
+ * copy written before the flush and still on its way cannot bring a key
+ * back. The caller's clock must already be past the floor (hlc_flush_floor). */
+void store_flush(struct store *st, uint64_t floor);
 /* How many store_flush calls there have been: a copy fetched before one
  * (a slot move's page) must not be installed after it. */
 uint64_t store_flushes(struct store *st);

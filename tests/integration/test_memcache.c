@@ -168,7 +168,18 @@ Test(memcache, negative_and_past_exptimes_expire_at_once)
 
     SEND(fd, "set e1 0 -1 1\r\nx\r\nset e2 0 1000000000 1\r\nx\r\nget e1 e2\r\n");
     EXPECT(fd, "STORED\r\nSTORED\r\nEND\r\n");
+    /* over a value: the value goes too, on every copy */
+    SEND(fd, "set e3 0 0 3\r\nold\r\nset e4 0 0 3\r\nold\r\n");
+    EXPECT(fd, "STORED\r\nSTORED\r\n");
+    SEND(fd, "set e3 0 -1 1\r\nx\r\nset e4 0 1000000000 1\r\nx\r\n");
+    EXPECT(fd, "STORED\r\nSTORED\r\n");
     close(fd);
+    for (int i = 0; i < 3; i++) {
+        fd = harness_raw_connect_port(harness_member(i)->mc_port);
+        SEND(fd, "get e3 e4\r\n");
+        EXPECT(fd, "END\r\n");
+        close(fd);
+    }
 }
 
 Test(memcache, the_keyspace_is_shared_with_resp)
@@ -224,6 +235,26 @@ Test(memcache, stats_report_the_fields_clients_read)
         cr_assert(strstr(buf, fields[i]) != NULL, "no %s in %s", fields[i], buf);
     }
     cr_assert(strstr(buf, "STAT get_misses 1\r\n") != NULL || harness_clustered(), "%s", buf);
+    close(fd);
+}
+
+/* memcached 1.6.18's answers, where there is nothing here to report */
+Test(memcache, stats_subcommands_without_slabs_answer_as_memcached_does)
+{
+    static const char *const pairs[][2] = {
+        { "stats detail\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n" },
+        { "stats detail bogus\r\n", "CLIENT_ERROR usage: stats detail on|off|dump\r\n" },
+        { "stats detail on\r\n", "OK\r\n" },
+        { "stats detail dump\r\n", "END\r\n" },
+        { "stats detail off\r\n", "OK\r\n" },
+        { "stats cachedump\r\n", "CLIENT_ERROR bad command line\r\n" },
+        { "stats cachedump 1 1\r\n", "END\r\n" },
+        { "stats sizes\r\n", "STAT sizes_status disabled\r\nEND\r\n" },
+        { "stats nonesuch\r\n", "ERROR\r\n" },
+    };
+    int fd = mc_connect();
+
+    exchange(fd, pairs, sizeof pairs / sizeof pairs[0]);
     close(fd);
 }
 

@@ -35,6 +35,29 @@ Test(version, a_clock_never_repeats_and_stays_above_floor_and_what_it_observed)
     cr_assert(eq(i64, version_ms(hlc_next(&h, 0, 1900000000000)), 1900000000000));
 }
 
+/* A flush at ms t on a high-tagged member: every version of ms t, and every
+ * one its clock made (even ahead of the wall), is at or under the floor; a
+ * write any member makes after it, a lower tag's too, is above. */
+Test(version, a_flush_floor_covers_what_came_before_and_no_later_write)
+{
+    const int64_t t = 1800000000000;
+    struct hlc hi, lo;
+    uint64_t ahead, floor;
+
+    hlc_init(&hi, "fff0000000000000000000000000000000000000");
+    hlc_init(&lo, "0010000000000000000000000000000000000000");
+    floor = hlc_flush_floor(&hi, t);
+    cr_assert(ge(u64, floor, version_through_ms(t)));
+    cr_assert(le(u64, hlc_next(&lo, 0, t), floor));
+    cr_assert(gt(u64, hlc_next(&lo, 0, t + 1), floor), "a lower tag's write in the next ms");
+    cr_assert(gt(u64, hlc_next(&hi, 0, t), floor), "the flushing member's next write");
+
+    ahead = hlc_next(&hi, 0, t + 50); /* observed from a fast peer, say */
+    floor = hlc_flush_floor(&hi, t + 1);
+    cr_assert(ge(u64, floor, ahead));
+    cr_assert(gt(u64, hlc_next(&hi, 0, t + 1), floor));
+}
+
 Test(version, tells_duplicates_stale_deliveries_successors_and_concurrent_writes)
 {
     cr_assert(eq(int, version_compare(50, 50, 10), VERSION_SAME));
