@@ -736,6 +736,7 @@ mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req 
                 rd->swallow -= have;
                 *used += have;
             }
+            req->skips_data = rd->swallow > 0;
             return RESP_OK;
         }
         if (len - next < (size_t)vlen + 2) {

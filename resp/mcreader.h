@@ -113,6 +113,8 @@ struct mc_req {
     /* a storage command too large to store: its data was swallowed; for
      * set the key is also dropped, as memcached does (no stale value) */
     bool too_large;
+    bool skips_data;          /* the rest of its data (too large, or an ms with
+                               * bad flags) is skipped as it arrives */
     struct resp_arg key;      /* single-key commands */
     struct resp_arg *keys;    /* get family: nkeys keys (borrowed from the reader) */
     size_t nkeys;

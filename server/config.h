@@ -33,6 +33,7 @@ enum { OPT_MUTABLE = 1 << 0, OPT_SENSITIVE = 1 << 1, OPT_PROTECTED = 1 << 2 };
     X(PORT, "port", OPT_INT, "6379", 0, 65535, 0, NULL, "TCP port for clients") \
     X(MEMCACHED_PORT, "memcached-port", OPT_INT, "0", 0, 65535, 0, NULL, "TCP port for memcached's text protocol, 0 = off") \
     X(MEMCACHED_BIND, "memcached-bind", OPT_STRING, "", 0, 0, 0, NULL, "addresses for the memcached port, empty = those of bind") \
+    X(MEMCACHED_AUTH_FILE, "memcached-auth-file", OPT_STRING, "", 0, 0, 0, NULL, "memcached's -Y: a file of user:password lines; memcached clients must authenticate, empty = off") \
     X(ITEM_SIZE_MAX, "item-size-max", OPT_BYTES, "1mb", 1024, 1073741824, OPT_MUTABLE, NULL, "largest memcached item (memcached's -I)") \
     X(TCP_BACKLOG, "tcp-backlog", OPT_INT, "511", 0, 65535, 0, NULL, "listen(2) backlog") \
     X(DIR, "dir", OPT_STRING, ".", 0, 0, OPT_PROTECTED, NULL, "working directory") \

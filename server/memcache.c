@@ -7,6 +7,7 @@
  * connection's replies in request order. noreply drops the reply, errors
  * included, as memcached does.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@
  * check features by version see the one whose protocol this follows. */
 #define MEMCACHED_COMPAT_VERSION "1.6.18"
 #define REALTIME_MAXDELTA (60 * 60 * 24 * 30) /* exptimes past this are absolute */
+#define AUTH_FILE_MAX (1 << 20)
+/* A stranger's reader: the one request it may send, `set <any> 0 0 <n>`
+ * with "user password", cannot be bigger than this. */
+#define AUTH_ITEM_MAX 4096
 
 static struct {
     bool on;
@@ -40,6 +45,13 @@ static struct {
     _Atomic uint64_t total_items, conns, total_conns;
     _Atomic int64_t flush_at;        /* a delayed flush_all, 0 = none */
     _Atomic uint32_t verbosity;
+    /* memcached-auth-file, read at start: its bytes with every ':' and line
+     * end made a NUL, and the user:password pairs pointing into them */
+    char *auth_data;
+    struct mc_user {
+        const char *user, *pass;
+    } *users;
+    size_t nusers;
 } mc;
 
 void
@@ -63,15 +75,74 @@ clock_next(void *ctx, uint64_t floor)
     return hlc_next(&mc.hlc, floor, now_ms());
 }
 
+/* memcached -Y's format: user:password a line, split at the first ':'
+ * (the password may hold more), the last line's newline optional; any other
+ * line, an empty one too, is refused, as memcached refuses to start. */
+static int
+auth_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long size;
+    size_t line = 0;
+
+    if (f == NULL) {
+        log_msg(LOG_WARNING, "memcached-auth-file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > AUTH_FILE_MAX ||
+        fseek(f, 0, SEEK_SET) != 0 || (mc.auth_data = malloc((size_t)size + 1)) == NULL ||
+        fread(mc.auth_data, 1, (size_t)size, f) != (size_t)size) {
+        log_msg(LOG_WARNING, "memcached-auth-file %s: cannot read it whole (at most %d bytes)",
+                path, AUTH_FILE_MAX);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    mc.auth_data[size] = '\0';
+    for (char *p = mc.auth_data; p < mc.auth_data + size; line++) {
+        char *nl = memchr(p, '\n', (size_t)(mc.auth_data + size - p));
+        char *colon;
+        struct mc_user *u;
+
+        if (nl == NULL) {
+            nl = mc.auth_data + size;
+        }
+        *nl = '\0';
+        colon = strchr(p, ':');
+        if (colon == NULL ||
+            (u = realloc(mc.users, (mc.nusers + 1) * sizeof *mc.users)) == NULL) {
+            log_msg(LOG_WARNING, "memcached-auth-file %s, line %zu: a malformed entry, want "
+                    "'user:password'", path, line + 1);
+            return -1;
+        }
+        *colon = '\0';
+        mc.users = u;
+        mc.users[mc.nusers++] = (struct mc_user){ p, colon + 1 };
+        p = nl + 1;
+    }
+    if (mc.nusers == 0) {
+        log_msg(LOG_WARNING, "memcached-auth-file %s: no user:password line", path);
+        return -1;
+    }
+    return 0;
+}
+
 int
 memcache_setup(void)
 {
     int port = (int)config_num(OPT_MEMCACHED_PORT);
     char addrs[1024];
+    char *auth;
 
     if (port == 0) {
         return 0;
     }
+    auth = config_str_dup(OPT_MEMCACHED_AUTH_FILE);
+    if (auth == NULL || (auth[0] != '\0' && auth_load(auth) < 0)) {
+        free(auth);
+        return -1;
+    }
+    free(auth);
     config_str(OPT_MEMCACHED_BIND, addrs, sizeof addrs);
     if (addrs[0] == '\0') {
         config_str(OPT_BIND, addrs, sizeof addrs);
@@ -122,20 +193,26 @@ memcache_tick(int64_t now)
 /* ---- connections ---------------------------------------------------------------*/
 
 static struct mc_limits
-limits(void)
+limits(bool authed)
 {
     struct mc_limits lim = { (uint64_t)config_num(OPT_ITEM_SIZE_MAX),
                              (size_t)config_num(OPT_CLIENT_QUERY_BUFFER_LIMIT) };
+
+    if (!authed) {
+        lim.item_size_max = AUTH_ITEM_MAX;
+        lim.max_get_line = AUTH_ITEM_MAX;
+    }
     return lim;
 }
 
 void
 memcache_client_init(struct client *c)
 {
-    struct mc_limits lim = limits();
+    struct mc_limits lim;
 
+    c->authed = mc.nusers == 0;
+    lim = limits(c->authed);
     c->mc = mc_reader_create(&lim);
-    c->authed = true; /* memcached-auth-file is not built yet: the port binds to loopback */
     atomic_fetch_add(&mc.conns, 1);
     atomic_fetch_add(&mc.total_conns, 1);
 }
@@ -456,6 +533,47 @@ run_stats(struct client *c, const struct mc_req *r)
     resp_buf_deinit(&b);
 }
 
+/* memcached's ASCII authentication (-Y): until a `set` whose value is
+ * "user password" of the auth file (key, flags and exptime ignored), every
+ * request is answered CLIENT_ERROR unauthenticated, noreply or not. */
+static void
+run_auth(struct client *c, const struct mc_req *r)
+{
+    struct resp_arg user, pass;
+    struct mc_limits lim;
+    size_t at = 0;
+    bool ok = false;
+
+    if (r->cmd != MC_SET || r->too_large) {
+        reply_line(c, "CLIENT_ERROR unauthenticated");
+        if (r->close) {
+            client_close_after_reply(c);
+        }
+        return;
+    }
+    if (!mc_next_token(r->data.p, r->data.len, &at, &user) ||
+        !mc_next_token(r->data.p, r->data.len, &at, &pass)) {
+        reply_line(c, "CLIENT_ERROR bad authentication token format");
+        return;
+    }
+    memcache_count(MCS_AUTH_CMDS, 1);
+    for (size_t i = 0; i < mc.nusers; i++) {
+        const struct mc_user *u = &mc.users[i];
+
+        ok |= strlen(u->user) == user.len && memcmp(u->user, user.p, user.len) == 0 &&
+              password_equal(pass.p, pass.len, u->pass, strlen(u->pass));
+    }
+    if (!ok) {
+        memcache_count(MCS_AUTH_ERRORS, 1);
+        reply_line(c, "CLIENT_ERROR authentication failure");
+        return;
+    }
+    c->authed = true;
+    lim = limits(true);
+    mc_reader_set_limits(c->mc, &lim);
+    reply_raw(c, "STORED\r\n", 8);
+}
+
 enum resp_status
 memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
 {
@@ -465,6 +583,10 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
 
     if (st != RESP_OK) {
         return st;
+    }
+    if (!c->authed) {
+        run_auth(c, &r);
+        return RESP_OK;
     }
     if (r.cmd == MC_FLUSH_ALL && c->slots != NULL && cluster_enabled()) {
         /* it could overtake the writes still in flight before it: read it

@@ -37,7 +37,9 @@ struct client;
     X(MCS_CAS_HITS, "cas_hits")                                                \
     X(MCS_CAS_BADVAL, "cas_badval")                                            \
     X(MCS_TOUCH_HITS, "touch_hits")                                            \
-    X(MCS_TOUCH_MISSES, "touch_misses")
+    X(MCS_TOUCH_MISSES, "touch_misses")                                        \
+    X(MCS_AUTH_CMDS, "auth_cmds")                                              \
+    X(MCS_AUTH_ERRORS, "auth_errors")
 
 enum memcache_stat {
 #define X(id, name) id,

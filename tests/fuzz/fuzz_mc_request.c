@@ -11,7 +11,8 @@
  *             inputs reach the refusal and skipping paths
  *
  * Properties checked beyond ASan/UBSan: what a request points at (key,
- * keys, data) lies within the bytes it consumed; keys are at most 250
+ * keys, data, a meta command's flags) lies within the bytes it consumed,
+ * but for a base64 key (decoded into the reader); keys are at most 250
  * bytes; an error has its line; and a request parsed while bytes trickled
  * in is the one a fresh reader parses from the same bytes at once.
  */
@@ -36,13 +37,21 @@ check_within(const char *buf, size_t used, struct resp_arg a)
 static void
 check_request(const char *buf, size_t used, const struct mc_req *r)
 {
+    bool meta = r->cmd >= MC_MG && r->cmd <= MC_ME;
+
     if (r->cmd == MC_ERROR || r->too_large) {
         FUZZ_CHECK(r->error != NULL && r->error[0] != '\0');
         return;
     }
-    check_within(buf, used, r->key);
+    if (!(meta && mc_meta_has(&r->meta, 'b'))) {
+        check_within(buf, used, r->key); /* else decoded into the reader */
+    }
     check_within(buf, used, r->data);
     check_within(buf, used, r->sub);
+    check_within(buf, used, r->sub_arg);
+    if (meta) {
+        check_within(buf, used, r->meta.flags);
+    }
     FUZZ_CHECK(r->key.len <= MC_KEY_MAX);
     for (size_t i = 0; i < r->nkeys; i++) {
         check_within(buf, used, r->keys[i]);
@@ -106,7 +115,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             /* past a refused item, the reader may still be skipping its
              * data: a fresh reader would read those bytes as requests */
-            if (req.too_large) {
+            if (req.skips_data) {
                 fresh = false;
             }
             free(buf);

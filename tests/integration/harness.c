@@ -179,6 +179,9 @@ untrack(struct harness_server *s)
     }
 }
 
+/* harness_setup_with's arguments in a cluster run: every member gets them. */
+static const char *every[MAX_ARGS + 1];
+
 /* Fork and exec the server on port; returns its pid, or -1. */
 static pid_t
 spawn(struct harness_server *s, const char *path, int nextra, const char *const *extra)
@@ -214,6 +217,9 @@ spawn(struct harness_server *s, const char *path, int nextra, const char *const 
     }
     for (int i = 0; i < nextra; i++) {
         argv[argc++] = extra[i];
+    }
+    for (int i = 0; every[i] != NULL && argc < MAX_ARGS + 9; i++) {
+        argv[argc++] = every[i];
     }
     argv[argc] = NULL;
 
@@ -555,6 +561,18 @@ harness_setup_with(const char *arg, ...)
 {
     va_list ap;
 
+    if (HARNESS_CLUSTER > 1) {
+        int n = 0;
+
+        va_start(ap, arg);
+        for (const char *a = arg; a != NULL && n < MAX_ARGS; a = va_arg(ap, const char *)) {
+            every[n++] = a;
+        }
+        va_end(ap);
+        every[n] = NULL;
+        harness_setup();
+        return;
+    }
     va_start(ap, arg);
     srv = server_start_v(arg, ap);
     va_end(ap);

@@ -59,7 +59,7 @@ bool harness_clustered(void);
 struct harness_server *harness_member(int i);
 /* The same with extra `--directive value` arguments, NULL-terminated; for
  * tests that need a differently configured server (call it in the test body
- * of a suite without .init). */
+ * of a suite without .init). In a cluster run every member gets them. */
 void harness_setup_with(const char *arg, ...);
 /* .fini: frees rc and stops every server still running. A server that did
  * not end cleanly (exit 0 on SIGTERM) has its log printed, and the worker

@@ -430,3 +430,73 @@ Test(memcache, meta_and_resp_share_keys_flags_and_ttls)
     expect_bulk(rc, "42", "GET cnt");
     close(fd);
 }
+
+/* ---- memcached-auth-file (memcached -Y) ------------------------------------*/
+
+TestSuite(memcache_auth, .fini = harness_teardown, .timeout = 60);
+
+static void
+auth_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+
+    cr_assert(fd >= 0);
+    cr_assert(eq(sz, (size_t)write(fd, text, strlen(text)), strlen(text)));
+    close(fd);
+}
+
+/* memcached 1.6.18's replies, byte for byte; the password may hold a ':' */
+Test(memcache_auth, a_client_authenticates_with_a_set_before_anything_else)
+{
+    static const char *const stranger[][2] = {
+        { "get foo\r\n", "CLIENT_ERROR unauthenticated\r\n" },
+        { "version\r\n", "CLIENT_ERROR unauthenticated\r\n" },
+        { "mg foo v\r\n", "CLIENT_ERROR unauthenticated\r\n" },
+        { "set x 0 0 abc\r\n", "CLIENT_ERROR unauthenticated\r\n" },
+        { "set x 0 0 5\r\nalice\r\n", "CLIENT_ERROR bad authentication token format\r\n" },
+        { "set x 0 0 9\r\nalice sec\r\n", "CLIENT_ERROR authentication failure\r\n" },
+        { "set x 0 0 12\r\nbob pa:ss:ex\r\n", "CLIENT_ERROR authentication failure\r\n" },
+        { "set foo 0 0 1\r\nx\r\n", "CLIENT_ERROR bad authentication token format\r\n" },
+        { "set x 0 0 12 noreply\r\nalice secret\r\n", "STORED\r\n" },
+        { "set foo 7 0 1\r\nx\r\n", "STORED\r\n" },
+        { "get foo\r\n", "VALUE foo 7 1\r\nx\r\nEND\r\n" },
+    };
+    static const char *const bob[][2] = {
+        { "get foo\r\nset any:key 1 2 9\r\nbob pa:ss\r\nget foo\r\n",
+          "CLIENT_ERROR unauthenticated\r\nSTORED\r\nVALUE foo 7 1\r\nx\r\nEND\r\n" },
+    };
+    char path[] = "/tmp/ringcache-mcauth-XXXXXX";
+    redisReply *r;
+    int fd;
+
+    auth_file(path, "alice:secret\nbob:pa:ss");
+    harness_setup_with("--memcached-auth-file", path, NULL);
+    unlink(path); /* read at start */
+    fd = mc_connect();
+    exchange(fd, stranger, sizeof stranger / sizeof stranger[0]);
+    close(fd);
+    fd = harness_raw_connect_port(harness_member(1)->mc_port);
+    exchange(fd, bob, 1);
+    close(fd);
+    r = harness_cmd(rc, "GET foo"); /* RESP has its own password, none here */
+    cr_assert(eq(str, r->str, "x"));
+    freeReplyObject(r);
+}
+
+Test(memcache_auth, a_malformed_or_missing_auth_file_stops_the_server_at_start)
+{
+    char path[] = "/tmp/ringcache-mcauth-XXXXXX", out[4096];
+    int status;
+
+    auth_file(path, "alice:secret\n\nbob:pw\n");
+    /* the file is read before the port is opened: any port will do */
+    status = harness_server_run_to_exit(out, sizeof out, "--memcached-port", "1",
+                                        "--memcached-auth-file", path, NULL);
+    unlink(path);
+    cr_assert(harness_exited_nonzero(status), "%s", out);
+    cr_assert(strstr(out, "line 2: a malformed entry, want 'user:password'") != NULL, "%s", out);
+    status = harness_server_run_to_exit(out, sizeof out, "--memcached-port", "1",
+                                        "--memcached-auth-file", "/nonexistent/auth", NULL);
+    cr_assert(harness_exited_nonzero(status), "%s", out);
+    cr_assert(strstr(out, "/nonexistent/auth: No such file or directory") != NULL, "%s", out);
+}
