@@ -109,10 +109,13 @@ auth_load(const char *path)
         }
         *nl = '\0';
         colon = strchr(p, ':');
-        if (colon == NULL ||
-            (u = realloc(mc.users, (mc.nusers + 1) * sizeof *mc.users)) == NULL) {
+        if (colon == NULL) {
             log_msg(LOG_WARNING, "memcached-auth-file %s, line %zu: a malformed entry, want "
                     "'user:password'", path, line + 1);
+            return -1;
+        }
+        if ((u = realloc(mc.users, (mc.nusers + 1) * sizeof *mc.users)) == NULL) {
+            log_msg(LOG_WARNING, "memcached-auth-file %s: out of memory", path);
             return -1;
         }
         *colon = '\0';
