@@ -751,3 +751,71 @@ mc_reader_next(struct mc_reader *rd, const char *buf, size_t len, struct mc_req 
     *used += next;
     return RESP_OK;
 }
+
+/* A data length token: digits only, as far as prefetching needs. */
+static bool
+data_len(const struct resp_arg *t, uint64_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        if (t->p[i] < '0' || t->p[i] > '9' || i >= 10) {
+            return false;
+        }
+        *n = *n * 10 + (uint64_t)(t->p[i] - '0');
+    }
+    return t->len > 0;
+}
+
+size_t
+mc_pipeline_keys(const char *p, size_t len, struct resp_arg *keys, size_t max)
+{
+    const char *end = p + len;
+    size_t n = 0;
+
+    while (n < max && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        struct resp_arg cmd, t, lent = { NULL, 0 };
+        size_t llen, at = 0, first = 1, lenpos = 0; /* the data length's token, 0: none */
+        bool all = false;
+        uint64_t vlen = 0;
+
+        if (nl == NULL) {
+            break;
+        }
+        llen = (size_t)(nl - p) - (nl > p && nl[-1] == '\r');
+        if (!mc_next_token(p, llen, &at, &cmd)) {
+            p = nl + 1;
+            continue;
+        }
+        if (tok_is(&cmd, "get") || tok_is(&cmd, "gets")) {
+            all = true;
+        } else if (tok_is(&cmd, "gat") || tok_is(&cmd, "gats")) {
+            all = true;
+            first = 2; /* past the exptime */
+        } else if (tok_is(&cmd, "set") || tok_is(&cmd, "add") || tok_is(&cmd, "replace") ||
+                   tok_is(&cmd, "append") || tok_is(&cmd, "prepend") || tok_is(&cmd, "cas")) {
+            lenpos = 4;
+        } else if (tok_is(&cmd, "ms")) {
+            lenpos = 2;
+        }
+        for (size_t i = 1; mc_next_token(p, llen, &at, &t); i++) {
+            if (i == lenpos) {
+                lent = t;
+            }
+            if (i >= first && (all || i == first) && n < max) {
+                keys[n++] = t;
+            }
+            if (!all && i >= first && i >= lenpos) {
+                break;
+            }
+        }
+        p = nl + 1;
+        if (lenpos != 0) {
+            if (!data_len(&lent, &vlen) || (uint64_t)(end - p) < vlen + 2) {
+                break; /* its data is not all here, or it is not a request */
+            }
+            p += vlen + 2;
+        }
+    }
+    return n;
+}

@@ -78,6 +78,13 @@ mc_meta_has(const struct mc_meta *m, char ch)
  * false at the end. */
 bool mc_next_token(const char *p, size_t len, size_t *at, struct resp_arg *t);
 
+/* The keys of the complete request lines in p[0..len), at most max, for
+ * prefetching a pipeline's lookups: every key of a get or gets, the token
+ * after a gat's exptime, the first token after any other command; a storage
+ * command's data is skipped by its announced length. A guess (a base64 key,
+ * a command that has none): a wrong one costs a useless prefetch. */
+size_t mc_pipeline_keys(const char *p, size_t len, struct resp_arg *keys, size_t max);
+
 /* Read a meta command's flag tokens (p[0..len), spaces between) for cmd
  * (MC_MG, MC_MS, MC_MD or MC_MA). key_ok: the key decoded, when b asks for
  * base64. NULL, or the error line memcached answers. */

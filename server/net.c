@@ -30,6 +30,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "resp/mcreader.h"
 #include "server/cluster.h"
 #include "server/commands.h"
 #include "server/config.h"
@@ -508,6 +509,27 @@ done:
     }
 }
 
+/* The same for a memcached connection's pipeline. */
+static void
+prefetch_mc_pipeline(const struct client *c)
+{
+    struct resp_arg found[STORE_PREFETCH_MAX];
+    struct store_key keys[STORE_PREFETCH_MAX];
+    size_t n;
+
+    if (server.store == NULL || resp_buf_pending(&c->in) < 64) {
+        return;
+    }
+    n = mc_pipeline_keys(c->in.data + c->in.pos, resp_buf_pending(&c->in), found,
+                         STORE_PREFETCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = (struct store_key){ found[i].p, found[i].len };
+    }
+    if (n > 1) {
+        store_prefetch_keys(server.store, n, keys);
+    }
+}
+
 /* Run every complete request in c->in. Stops early when the client must
  * close, or when its unsent replies pass OUT_PAUSE (backpressure). */
 static void
@@ -521,6 +543,8 @@ client_process_input(struct client *c)
     client_sync_limits(c);
     if (c->mc == NULL) {
         prefetch_pipeline(c);
+    } else {
+        prefetch_mc_pipeline(c);
     }
     while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&
            !c->barrier && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {

@@ -466,3 +466,24 @@ Test(mcreader, meta_flags_read_again_agree_with_the_reader)
     cr_assert(eq(str, (char *)mc_meta_parse(MC_MG, WIRE("b"), false, &m),
                  "CLIENT_ERROR error decoding key"));
 }
+
+/* A pipeline's keys for prefetching: a storage command's data is stepped
+ * over (it reads like a request here), a gat's exptime is not a key, and an
+ * incomplete request ends the list. */
+Test(mcreader, a_pipelines_keys_are_found_for_prefetching)
+{
+    static const char wire[] = "get a b\r\nset k 0 0 9\r\nget nokey\r\n\r\n"
+                               "gat 10 g1 g2\r\ndelete d\r\nms m 5 T0\r\nget x\r\nmg q v\r\n"
+                               "incr i 1\r\nset partial 0 0 100\r\nabc";
+    static const char *const want[] = { "a", "b", "k", "g1", "g2", "d", "m", "q", "i", "partial" };
+    struct resp_arg keys[16];
+    size_t n = mc_pipeline_keys(wire, sizeof wire - 1, keys, 16);
+
+    cr_assert(eq(sz, n, sizeof want / sizeof want[0]));
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(keys[i].len == strlen(want[i]) && memcmp(keys[i].p, want[i], keys[i].len) == 0,
+                  "key %zu: %.*s, want %s", i, (int)keys[i].len, keys[i].p, want[i]);
+    }
+    cr_assert(eq(sz, mc_pipeline_keys(wire, sizeof wire - 1, keys, 3), 3), "at most max");
+    cr_assert(eq(sz, mc_pipeline_keys("get a", 5, keys, 16), 0), "no complete line");
+}
