@@ -78,12 +78,37 @@ token_cstr(const struct resp_arg *t, char buf[64])
     return true;
 }
 
+/* The common case without strto*'s copy and locale: at most 18 plain
+ * digits, which cannot overflow; anything else takes the strto* path. */
+static bool
+plain_digits(const struct resp_arg *t, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (t->len == 0 || t->len > 18) {
+        return false;
+    }
+    for (size_t i = 0; i < t->len; i++) {
+        unsigned d = (unsigned char)t->p[i] - '0';
+
+        if (d > 9) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
 bool
 mc_parse_u64(const struct resp_arg *t, uint64_t *out)
 {
     char buf[64], *end;
     unsigned long long v;
 
+    if (plain_digits(t, out)) {
+        return true;
+    }
     if (!token_cstr(t, buf)) {
         return false;
     }
@@ -117,8 +142,13 @@ bool
 mc_parse_i32(const struct resp_arg *t, int32_t *out)
 {
     char buf[64], *end;
+    uint64_t u;
     long v;
 
+    if (plain_digits(t, &u)) {
+        *out = (int32_t)u; /* strtol's long, then the same truncation */
+        return true;
+    }
     if (!token_cstr(t, buf)) {
         return false;
     }
