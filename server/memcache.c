@@ -221,6 +221,14 @@ memcache_client_init(struct client *c)
 }
 
 void
+memcache_client_sync_limits(struct client *c)
+{
+    struct mc_limits lim = limits(c->authed);
+
+    mc_reader_set_limits(c->mc, &lim);
+}
+
+void
 memcache_client_deinit(struct client *c)
 {
     if (c->mc != NULL) {
@@ -543,7 +551,6 @@ static void
 run_auth(struct client *c, const struct mc_req *r)
 {
     struct resp_arg user, pass;
-    struct mc_limits lim;
     size_t at = 0;
     bool ok = false;
 
@@ -572,8 +579,7 @@ run_auth(struct client *c, const struct mc_req *r)
         return;
     }
     c->authed = true;
-    lim = limits(true);
-    mc_reader_set_limits(c->mc, &lim);
+    memcache_client_sync_limits(c); /* the rest of this input is read as an insider's */
     reply_raw(c, "STORED\r\n", 8);
 }
 

@@ -67,6 +67,8 @@ int64_t memcache_expire_ms(int32_t exptime, int64_t now);
 
 /* A new memcached connection's state, and its end. */
 void memcache_client_init(struct client *c);
+/* Before a connection's input runs: item-size-max as it is now. */
+void memcache_client_sync_limits(struct client *c);
 void memcache_client_deinit(struct client *c);
 /* Run the next request in buf[0..len): RESP_OK (ran; *used consumed),
  * RESP_AGAIN (need more; consume *used first), RESP_EPROTO (close, no

@@ -540,10 +540,11 @@ client_process_input(struct client *c)
     size_t used, hint;
 
     buf_borrow(&c->out, &w->spare_out);
-    client_sync_limits(c);
     if (c->mc == NULL) {
+        client_sync_limits(c);
         prefetch_pipeline(c);
     } else {
+        memcache_client_sync_limits(c);
         prefetch_mc_pipeline(c);
     }
     while (resp_buf_pending(&c->in) > 0 && c->nslots < CLIENT_MAX_SLOTS && !c->disk_wait &&

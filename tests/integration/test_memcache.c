@@ -149,6 +149,29 @@ Test(memcache, an_item_over_item_size_max_is_refused_its_data_skipped_and_the_ol
     free(big);
 }
 
+/* item-size-max is runtime: a connection already open follows it */
+Test(memcache, item_size_max_set_at_runtime_bounds_open_connections)
+{
+    char item[2100];
+    int fd = mc_connect(), n;
+    redisReply *r;
+
+    n = snprintf(item, sizeof item, "set mid 0 0 2000\r\n");
+    memset(item + n, 'm', 2000);
+    memcpy(item + n + 2000, "\r\n", 2);
+    harness_raw_send(fd, item, (size_t)n + 2002);
+    EXPECT(fd, "STORED\r\n");
+    r = harness_cmd(rc, "CONFIG SET item-size-max 1024");
+    cr_assert(eq(str, r->str, "OK"));
+    freeReplyObject(r);
+    harness_raw_send(fd, item, (size_t)n + 2002);
+    EXPECT(fd, "SERVER_ERROR object too large for cache\r\n");
+    SEND(fd, "get mid\r\n");
+    EXPECT(fd, "END\r\n");
+    freeReplyObject(harness_cmd(rc, "CONFIG SET item-size-max 1mb"));
+    close(fd);
+}
+
 Test(memcache, flush_all_empties_every_copy_before_the_next_request)
 {
     int fd = mc_connect();
