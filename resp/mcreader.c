@@ -682,7 +682,9 @@ parse_line(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, 
     } else if (tok_is(cmd, "stats")) {
         req->cmd = MC_STATS;
         req->sub = nt > 2 ? tok[1] : (struct resp_arg){ NULL, 0 };
-        req->sub_arg = nt > 3 ? tok[2] : (struct resp_arg){ NULL, 0 };
+        for (size_t i = 0; i < 2 && nt > 3 + i; i++) {
+            req->sub_arg[i] = tok[2 + i];
+        }
     } else if (tok_is(cmd, "shutdown")) {
         set_error(req, "ERROR: shutdown not enabled");
     } else if (nt >= 2 && tok[nt - 2].len >= 5 && memcmp(tok[nt - 2].p, "HTTP/", 5) == 0) {

@@ -132,7 +132,7 @@ struct mc_req {
     uint32_t level;           /* verbosity */
     struct resp_arg data;     /* storage commands: the value, without CRLF */
     struct resp_arg sub;      /* stats: the subcommand (len 0: none) */
-    struct resp_arg sub_arg;  /* and its first argument (len 0: none) */
+    struct resp_arg sub_arg[2]; /* and its first arguments (len 0: none) */
     struct mc_meta meta;      /* meta commands; key is decoded when meta has b */
 };
 

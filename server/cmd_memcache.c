@@ -102,6 +102,7 @@ cmd_mc_get(struct client *c, int argc, const struct resp_arg *argv)
     }
     memcache_count(MCS_GET_HITS, 1);
     STAT_INC(c->w, keyspace_hits);
+    atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED); /* what mg h and me fetch= report */
     reply_value(c, it, argv[2].len == 1 && argv[2].p[0] == '1');
     item_release(&it);
 }
@@ -127,6 +128,7 @@ cmd_mc_gat(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     memcache_count(MCS_TOUCH_HITS, 1);
+    atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED);
     reply_value(c, it, argv[3].len == 1 && argv[3].p[0] == '1');
     item_release(&it);
 }
@@ -261,6 +263,14 @@ cmd_mc_touch(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     memcache_count(MCS_TOUCH_HITS, 1);
+    {
+        struct item *it = store_peek(server.store, argv[1].p, argv[1].len, c->now_ms);
+
+        if (it != NULL) {
+            atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED); /* as memcached's touch bumps it */
+            item_release(&it);
+        }
+    }
     reply_text(c, "TOUCHED\r\n");
 }
 
@@ -469,10 +479,9 @@ cmd_mc_mg(struct client *c, int argc, const struct resp_arg *argv)
             store_expire(server.store, key->p, key->len, when, 0, c->now_ms);
         }
         exp = when;
-        /* what reads did stays with the key */
+        /* the new item keeps what reads did (item_create_v) */
         now_it = store_peek(server.store, key->p, key->len, c->now_ms);
         if (now_it != NULL) {
-            atomic_fetch_or(&now_it->seen, seen);
             item_release(&it);
             it = now_it;
         }

@@ -151,9 +151,9 @@ struct cmd_stat {
     X("mc.delete", 2, CW | CF | CMD_MC, cmd_mc_delete, 1, 1, 1, "memcached", "ringcache", "memcached delete.", "key") \
     X("mc.flush", 2, CW | CMD_ALLNODES | CMD_MC, cmd_mc_flush, 0, 0, 0, "memcached", "ringcache", "memcached flush_all.", "delay") \
     X("mc.mg", 4, CR | CF | CMD_MC, cmd_mc_mg, 1, 1, 1, "memcached", "ringcache", "memcached meta get.", "key now flags") \
-    X("mc.mgw", 4, CW | CF | CMD_MC, cmd_mc_mg, 1, 1, 1, "memcached", "ringcache", "memcached meta get that sets a TTL or creates the key.", "key now flags") \
+    X("mc.mgw", 4, CW | CM | CF | CMD_MC, cmd_mc_mg, 1, 1, 1, "memcached", "ringcache", "memcached meta get that sets a TTL or creates the key.", "key now flags") \
     X("mc.ms", 5, CW | CM | CMD_MC, cmd_mc_ms, 1, 1, 1, "memcached", "ringcache", "memcached meta set.", "key now flags value") \
-    X("mc.md", 4, CW | CF | CMD_MC, cmd_mc_md, 1, 1, 1, "memcached", "ringcache", "memcached meta delete.", "key now flags") \
+    X("mc.md", 4, CW | CM | CF | CMD_MC, cmd_mc_md, 1, 1, 1, "memcached", "ringcache", "memcached meta delete.", "key now flags") \
     X("mc.ma", 4, CW | CM | CF | CMD_MC, cmd_mc_ma, 1, 1, 1, "memcached", "ringcache", "memcached meta arithmetic.", "key now flags") \
     X("mc.me", 3, CR | CF | CMD_MC, cmd_mc_me, 1, 1, 1, "memcached", "ringcache", "memcached meta debug.", "key b")
 

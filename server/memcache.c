@@ -77,7 +77,8 @@ clock_next(void *ctx, uint64_t floor)
 
 /* memcached -Y's format: user:password a line, split at the first ':'
  * (the password may hold more), the last line's newline optional; any other
- * line, an empty one too, is refused, as memcached refuses to start. */
+ * line, an empty one or one ending in CRLF too, is refused, as memcached
+ * refuses to start. */
 static int
 auth_load(const char *path)
 {
@@ -109,7 +110,7 @@ auth_load(const char *path)
         }
         *nl = '\0';
         colon = strchr(p, ':');
-        if (colon == NULL) {
+        if (colon == NULL || strchr(p, '\r') != NULL) { /* a CRLF file too, as memcached */
             log_msg(LOG_WARNING, "memcached-auth-file %s, line %zu: a malformed entry, want "
                     "'user:password'", path, line + 1);
             return -1;
@@ -505,15 +506,24 @@ run_stats(struct client *c, const struct mc_req *r)
     } else if (r->sub.len == 5 && memcmp(r->sub.p, "sizes", 5) == 0) {
         stat_line(&b, "sizes_status", "disabled");
     } else if (r->sub.len == 9 && memcmp(r->sub.p, "cachedump", 9) == 0) {
-        /* no slab classes to dump: every class is empty */
-        if (r->sub_arg.len == 0) {
+        /* no slab classes to dump: every class is empty; the arguments are
+         * checked as memcached checks them (ids below its 64 classes) */
+        uint32_t id, limit;
+        const char *err = r->sub_arg[1].len == 0 ? "CLIENT_ERROR bad command line"
+                          : !mc_parse_u32(&r->sub_arg[0], &id) ||
+                                  !mc_parse_u32(&r->sub_arg[1], &limit)
+                              ? "CLIENT_ERROR bad command line format"
+                          : id >= 64 ? "CLIENT_ERROR Illegal slab id"
+                                     : NULL;
+
+        if (err != NULL) {
             resp_buf_deinit(&b);
-            reply_raw(c, "CLIENT_ERROR bad command line\r\n", 31);
+            reply_line(c, err);
             return;
         }
     } else if (r->sub.len == 6 && memcmp(r->sub.p, "detail", 6) == 0) {
         /* per-prefix stats are not kept: on and off are accepted, dump is empty */
-        const struct resp_arg *a = &r->sub_arg;
+        const struct resp_arg *a = &r->sub_arg[0];
         bool on_off = (a->len == 2 && memcmp(a->p, "on", 2) == 0) ||
                       (a->len == 3 && memcmp(a->p, "off", 3) == 0);
 

@@ -297,13 +297,23 @@ item_create_mc(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
     return it;
 }
 
+/* item_create_mc with what a modification keeps of `carry` (NULL: none):
+ * memcached's flags and stale mark, and what reads did to it (fetched, a
+ * recache token out), as memcached keeps them when it changes an item in
+ * place (touch, incr). */
 static struct item *
 item_create_v(const char *key, size_t klen, size_t vlen, int64_t expire_ms,
               const struct item *carry, uint32_t atime, uint8_t vflags,
               uint64_t version)
 {
-    return item_create_mc(key, klen, vlen, expire_ms, carry != NULL ? item_mcflags(carry) : 0,
-                          atime, vflags, version);
+    struct item *it = item_create_mc(key, klen, vlen, expire_ms,
+                                     carry != NULL ? item_mcmeta(carry) : 0, atime, vflags,
+                                     version);
+
+    if (it != NULL && carry != NULL) {
+        atomic_init(&it->seen, atomic_load(&carry->seen));
+    }
+    return it;
 }
 
 /* Versions on: the version field every local write's item carries, stamped
@@ -581,6 +591,25 @@ do_remove(struct store *st, struct shard *sh, struct item **slot,
         return;
     }
     do_link(st, sh, slot, t, hash);
+}
+
+/* The same for a key with no entry here (a write born expired on a member
+ * that lacks the key): with versions on a tombstone still goes in, so the
+ * delete replicates and wins over the copies other members hold. */
+static void
+do_remove_absent(struct store *st, struct shard *sh, const char *key, size_t klen,
+                 uint64_t hash, int64_t now_ms)
+{
+    struct item *t;
+
+    if (atomic_load_explicit(&st->clock, memory_order_relaxed) == NULL) {
+        return;
+    }
+    t = item_create_v(key, klen, 0, tomb_expire(st, now_ms), NULL, (uint32_t)now_ms,
+                      ITEM_F_VERSION | ITEM_F_TOMB | ITEM_F_STAMP, 0);
+    if (t != NULL) {
+        do_link(st, sh, NULL, t, hash); /* over the key's tombstone, if any */
+    }
 }
 
 /* A full rehash of one shard under its lock. Shards keep tables small
@@ -1562,10 +1591,12 @@ store_rmw_v(struct store *st, const char *key, size_t klen, int64_t now_ms,
         rc = fn(st, arg, key, klen, slot != NULL ? *slot : NULL, now_ms, &nit);
         if (rc == STORE_OK && nit != NULL && nit != RMW_DELETE && item_expired(nit, now_ms)) {
             free(nit); /* born expired (memcached's negative exptime): a delete */
-            nit = slot != NULL ? RMW_DELETE : NULL;
+            nit = RMW_DELETE;
         }
-        if (rc == STORE_OK && nit == RMW_DELETE) {
+        if (rc == STORE_OK && nit == RMW_DELETE && slot != NULL) {
             do_remove(st, sh, slot, h, now_ms);
+        } else if (rc == STORE_OK && nit == RMW_DELETE) {
+            do_remove_absent(st, sh, key, klen, h, now_ms);
         } else if (rc == STORE_OK && nit != NULL) {
             size_t need = item_usize(nit);
 
@@ -1915,6 +1946,9 @@ mc_store_apply(struct store *st, void *arg, const char *key, size_t klen,
         if (*out == NULL) {
             return STORE_ENOMEM;
         }
+        /* memcached appends into a new item: not stale, not yet read */
+        (*out)->flags &= (uint8_t)~ITEM_F_STALE;
+        atomic_store(&(*out)->seen, 0);
         v = item_value_mut(*out);
         memcpy(v + (a->mode == STORE_MC_APPEND ? 0 : a->vlen), item_value(old), olen);
         memcpy(v + (a->mode == STORE_MC_APPEND ? olen : 0), a->val, a->vlen);

@@ -48,7 +48,8 @@ check_request(const char *buf, size_t used, const struct mc_req *r)
     }
     check_within(buf, used, r->data);
     check_within(buf, used, r->sub);
-    check_within(buf, used, r->sub_arg);
+    check_within(buf, used, r->sub_arg[0]);
+    check_within(buf, used, r->sub_arg[1]);
     if (meta) {
         check_within(buf, used, r->meta.flags);
     }

@@ -416,6 +416,70 @@ Test(memcache, meta_cas_and_a_stale_item_win_the_recache_once_on_every_member)
     close(fd2);
 }
 
+/* The memcached port of the member that coordinates key (in a cluster; the
+ * server's otherwise): what reads did to an item is that member's, not
+ * replicated, so a single recache winner needs its requests to go there. */
+static int
+coordinator_mc_port(const char *key)
+{
+    redisReply *slot, *slots;
+    int port = srv->mc_port;
+
+    if (!harness_clustered()) {
+        return port;
+    }
+    slot = harness_cmd(rc, "CLUSTER KEYSLOT %s", key);
+    slots = harness_cmd(rc, "CLUSTER SLOTS");
+    for (size_t i = 0; i < slots->elements; i++) {
+        redisReply *e = slots->element[i];
+
+        if (e->element[0]->integer <= slot->integer && slot->integer <= e->element[1]->integer) {
+            for (int m = 0; m < 3; m++) {
+                if (harness_member(m)->port == e->element[2]->element[1]->integer) {
+                    port = harness_member(m)->mc_port;
+                }
+            }
+        }
+    }
+    freeReplyObject(slot);
+    freeReplyObject(slots);
+    return port;
+}
+
+/* What reads and invalidations did to an item outlives a change of its TTL
+ * or its number (memcached changes those in place), and not an append;
+ * classic reads count as fetches. memcached 1.6.18's bytes, through the
+ * member that coordinates the key (one key here, so one member). */
+Test(memcache, stale_marks_win_tokens_and_fetches_survive_touch_gat_and_incr)
+{
+    static const char *const pairs[][2] = {
+        { "set k 0 0 2\r\nhi\r\nmd k I\r\n", "STORED\r\nHD\r\n" },
+        { "mg k T30 v t\r\n", "VA 2 t30 X W\r\nhi\r\n" },
+        { "mg k v\r\n", "VA 2 Z X\r\nhi\r\n" },
+        { "set k 0 0 2\r\nhi\r\nmd k I\r\ntouch k 300\r\n", "STORED\r\nHD\r\nTOUCHED\r\n" },
+        { "mg k v\r\n", "VA 2 X W\r\nhi\r\n" },
+        { "set k 0 0 2\r\n10\r\nmd k I\r\nincr k 1\r\n", "STORED\r\nHD\r\n11\r\n" },
+        { "mg k v\r\n", "VA 2 X W\r\n11\r\n" },
+        { "set k 0 100 2\r\nhi\r\nmg k R200 v\r\n", "STORED\r\nVA 2 W\r\nhi\r\n" },
+        { "touch k 150\r\nmg k R200 v\r\n", "TOUCHED\r\nVA 2 Z\r\nhi\r\n" },
+        { "set k 0 0 2\r\nhi\r\nmd k I\r\ngat 100 k\r\n",
+          "STORED\r\nHD\r\nVALUE k 0 2\r\nhi\r\nEND\r\n" },
+        { "mg k v\r\n", "VA 2 X W\r\nhi\r\n" },
+        { "set k 0 0 2\r\nhi\r\nget k\r\nmg k h\r\n",
+          "STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\nHD h1\r\n" },
+        { "set k 0 0 2\r\nhi\r\ntouch k 10\r\nmg k h\r\n", "STORED\r\nTOUCHED\r\nHD h1\r\n" },
+        { "set k 0 0 2\r\nhi\r\nmd k I\r\nappend k 0 0 1\r\nx\r\nmg k v\r\n",
+          "STORED\r\nHD\r\nSTORED\r\nVA 3\r\nhix\r\n" },
+        { "stats cachedump 1\r\nstats cachedump x y\r\nstats cachedump 64 0\r\n",
+          "CLIENT_ERROR bad command line\r\nCLIENT_ERROR bad command line format\r\n"
+          "CLIENT_ERROR Illegal slab id\r\n" },
+    };
+    int fd = harness_raw_connect_port(coordinator_mc_port("k"));
+
+    exchange(fd, pairs, sizeof pairs / sizeof pairs[0]);
+    close(fd);
+}
+
 Test(memcache, quiet_meta_requests_answer_only_misses_and_failures_before_mn)
 {
     int fd = mc_connect();
@@ -508,7 +572,8 @@ Test(memcache_auth, a_client_authenticates_with_a_set_before_anything_else)
 
 Test(memcache_auth, a_malformed_or_missing_auth_file_stops_the_server_at_start)
 {
-    char path[] = "/tmp/ringcache-mcauth-XXXXXX", out[4096];
+    char path[] = "/tmp/ringcache-mcauth-XXXXXX", path2[] = "/tmp/ringcache-mcauth-XXXXXX";
+    char out[4096];
     int status;
 
     auth_file(path, "alice:secret\n\nbob:pw\n");
@@ -518,6 +583,12 @@ Test(memcache_auth, a_malformed_or_missing_auth_file_stops_the_server_at_start)
     unlink(path);
     cr_assert(harness_exited_nonzero(status), "%s", out);
     cr_assert(strstr(out, "line 2: a malformed entry, want 'user:password'") != NULL, "%s", out);
+    auth_file(path2, "alice:secret\r\n");
+    status = harness_server_run_to_exit(out, sizeof out, "--memcached-port", "1",
+                                        "--memcached-auth-file", path2, NULL);
+    unlink(path2);
+    cr_assert(harness_exited_nonzero(status), "a CRLF file: %s", out);
+    cr_assert(strstr(out, "line 1: a malformed entry") != NULL, "%s", out);
     status = harness_server_run_to_exit(out, sizeof out, "--memcached-port", "1",
                                         "--memcached-auth-file", "/nonexistent/auth", NULL);
     cr_assert(harness_exited_nonzero(status), "%s", out);

@@ -2378,3 +2378,20 @@ Test(store, without_slots_the_slot_index_is_empty)
     cr_assert(eq(u64, store_slot_count(st, slots_keyslot("{t}", 3), T0), 0));
     free(s);
 }
+
+/* memcached's negative exptime: a set born expired is a delete, and on a
+ * member without the key (its copy lost, the others still holding one) it
+ * still leaves a tombstone, so the delete replicates and wins there. */
+Test(store, a_memcached_set_born_expired_deletes_and_leaves_a_tombstone_even_where_absent)
+{
+    const struct store_mc_set op = { .mode = STORE_MC_SET, .val = "x", .vlen = 1, .expire_ms = 1 };
+
+    versions_on();
+    cr_assert(eq(int, set_s("here", "old"), STORE_OK));
+    cr_assert(eq(int, store_mc_store(st, "here", 4, &op, NULL, T0), STORE_OK));
+    cr_assert(tomb_at("here", T0));
+    cr_assert(eq(int, store_mc_store(st, "absent", 6, &op, NULL, T0), STORE_OK));
+    cr_assert(tomb_at("absent", T0), "a tombstone where there was no entry");
+    cr_assert(gt(u64, version_of("absent"), 0));
+    cr_assert(eq(u64, stats().keys, 0));
+}
