@@ -43,7 +43,8 @@ class Case:
         self.text = text            # the request as written (or joined block)
         self.arg = arg              # directive argument
         self.known = known          # KNOWN_DIFFERENCES id for a normalized comparison
-        self.compare = "exact"      # exact | stats | known-cas | known-me | differs
+        self.compare = "exact"      # exact | stats | known | differs
+        self.cluster_pending = False  # !cluster-pending: a known bug of the cluster run only
 
     @property
     def where(self):
@@ -155,6 +156,10 @@ def parse_file(path, known_ids):
             elif word == "stats":
                 c = Case(rel, i, "req", rest)
                 c.compare = "stats"
+                cases.append(c)
+            elif word == "cluster-pending":
+                c = Case(rel, i, "req", rest)
+                c.cluster_pending = True
                 cases.append(c)
             elif word in ("known", "differs"):
                 ident, _, req = rest.partition(" ")
@@ -392,9 +397,12 @@ def me_shape(reply):
 
 # ------------------------------------------------------------------- runner
 class Runner:
-    def __init__(self, ports, verbose=False):
+    def __init__(self, ports, verbose=False, cluster=False, include_pending=False):
         self.ports = ports            # {"memcached": port, "ringcache": port}
         self.verbose = verbose
+        self.cluster = cluster
+        self.include_pending = include_pending
+        self.pending = 0              # !cluster-pending lines not judged
         self.passed = 0
         self.failed = 0
         self.failures = []
@@ -441,6 +449,11 @@ class Runner:
                     replies[s] = self.exchange(c, case, state[s])
                     for v in cas_values(replies[s]):
                         state[s]["cas"] = int(v)
+                if case.cluster_pending and self.cluster and not self.include_pending:
+                    self.pending += 1
+                    if self.verbose:
+                        print("pend %s  %s (cluster-pending, not judged)" % (case.where, case.text[:100]))
+                    continue
                 ok, why = self.judge(case, replies, state)
                 if ok:
                     fpass += 1
@@ -543,7 +556,8 @@ def main():
         print("memcached on %d, ringcache%s on %d" % (
             mc.port, " (member 1 of a %d-member cluster, replicas 3)" % opts.cluster
             if opts.cluster else "", rc.port), flush=True)
-        runner = Runner({"memcached": mc.port, "ringcache": rc.port}, opts.verbose)
+        runner = Runner({"memcached": mc.port, "ringcache": rc.port}, opts.verbose,
+                        cluster=bool(opts.cluster), include_pending=opts.include_pending)
         for path, cases in files:
             p, f = runner.run_file(cases)
             print("%-28s %4d passed, %d failed" % (os.path.relpath(path, HERE), p, f), flush=True)
@@ -559,6 +573,9 @@ def main():
         print("only %d cases in the default set; at least %d are required" % (total, MIN_CASES))
         failed += 1
     print("%d cases in %.1fs" % (runner.passed + runner.failed, time.monotonic() - t0))
+    if runner.pending:
+        print("%d cluster-pending lines not judged (known cluster bugs, see cases/pending.txt;"
+              " --include-pending judges them)" % runner.pending)
     print("%d passed, %d failed" % (runner.passed, failed))
     return 1 if failed else 0
 
