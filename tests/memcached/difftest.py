@@ -385,10 +385,16 @@ def normalize_cas(reply, table, mask=False):
 
 
 def stats_shape(reply):
-    """A stats reply's field names (STAT NAME value), the values dropped."""
-    lines = reply.split(b"\r\n")
-    return b"\r\n".join(l.split(b" ")[0] + b" " + l.split(b" ")[1] if l.startswith(b"STAT ")
-                        and len(l.split(b" ")) >= 2 else l for l in lines)
+    """A stats reply reduced to the set of its field names (`STAT NAME
+    value` -> NAME, sorted) plus its other lines (END, errors) in order."""
+    names, other = set(), []
+    for line in reply.split(b"\r\n"):
+        parts = line.split(b" ")
+        if parts[0] == b"STAT" and len(parts) >= 2:
+            names.add(parts[1])
+        else:
+            other.append(line)
+    return b"STAT " + b" ".join(sorted(names)) + b"\r\n" + b"\r\n".join(other)
 
 
 def me_shape(reply):
@@ -494,7 +500,12 @@ class Runner:
             return False, mc.decode()
         if case.compare == "stats":
             a, b = stats_shape(mc), stats_shape(rc)
-            return (a == b, "stats field names differ")
+            if a == b:
+                return True, ""
+            na = set(a.split(b"\r\n")[0].split(b" ")[1:])
+            nb = set(b.split(b"\r\n")[0].split(b" ")[1:])
+            return False, "stats field names differ; only memcached: %s; only ringcache: %s" % (
+                b" ".join(sorted(na - nb)).decode() or "-", b" ".join(sorted(nb - na)).decode() or "-")
         if case.compare == "differs":
             return (mc != rc, "stale !differs: both replies are the same now")
         mask = case.compare == "known"
