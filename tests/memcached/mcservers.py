@@ -20,6 +20,16 @@ MEMCACHED = os.environ.get("MEMCACHED", "/usr/bin/memcached")
 ITEM_SIZE_MAX = "1m"
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the harness dies (even of
+    SIGKILL), so no server outlives a run."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +100,8 @@ class _Process:
             with open(self.log_path, "wb") as log:
                 try:
                     self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL, cwd=self.workdir)
+                                                 stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                                 preexec_fn=_die_with_parent)
                 except OSError as e:
                     raise ServerError("%s: cannot start: %s" % (self.name, e)) from None
             deadline = time.monotonic() + self.start_timeout

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`make memcached-compat`: the differential harness (difftest.py) on one
+"""`make memcached-compat`: the harness's unit tests, the differential harness (difftest.py) on one
 server and on a 3-member cluster, and the real-client checks (clients/*.py)
 against one server and the cluster, plus each client check against Debian's
 memcached (which validates the check itself). Each part runs in its own
@@ -22,6 +22,7 @@ RC = object()   # stands for "--ringcache PATH"
 
 # name, argv after the interpreter, time limit in seconds
 PARTS = [
+    ("selftest", ["-m", "unittest", "-q", "test_harness"], 30),
     ("differential", ["difftest.py", RC], 90),
     ("differential-cluster", ["difftest.py", RC, "--cluster", "3"], 90),
     ("pymemcache", ["clients/pymemcache_check.py", RC], 45),
@@ -41,6 +42,9 @@ def counts(text):
     found = re.findall(r"(\d+) passed, (\d+) failed", text)
     if found:
         return int(found[-1][0]), int(found[-1][1])
+    m = re.search(r"Ran (\d+) tests?", text)     # unittest
+    if m:
+        return (int(m.group(1)), 0) if re.search(r"^OK", text, re.M) else (0, int(m.group(1)))
     return 0, 0
 
 
