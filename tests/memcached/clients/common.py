@@ -66,6 +66,8 @@ class Checks:
                         help="a local N-member ringcache cluster (replicas 3)")
         ap.add_argument("--against-memcached", action="store_true",
                         help="run the checks against Debian's memcached (validates the checks)")
+        ap.add_argument("--include-pending", action="store_true",
+                        help="also run the checks of known ringcache bugs (pending)")
         self.opts = ap.parse_args()
         if not self.opts.against_memcached and not self.opts.ringcache:
             ap.error("--ringcache PATH or --against-memcached")
@@ -114,6 +116,15 @@ class Checks:
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
+
+    def pending(self, title, why, fn, *args, **kw):
+        """A check of a known ringcache bug: not run (and not counted) unless
+        --include-pending; then an ordinary check."""
+        if self.opts.include_pending:
+            self.check(title + " [pending]", fn, *args, **kw)
+        else:
+            print("PEND %s: known bug, not run (--include-pending runs it): %s" % (title, why),
+                  flush=True)
 
     def note(self, text):
         print("NOTE %s" % text, flush=True)

@@ -199,9 +199,12 @@ def server_info(t):
     c.quit()
 
 
-def pooled_threads(t):
+def pooled_threads(t, shared_counter=True):
+    """8 threads over one PooledClient: set/get of their own keys, and incr
+    of one shared counter (shared_counter) or of a counter per thread."""
     pool = PooledClient(("127.0.0.1", t.port), max_pool_size=8, **TIMEOUTS)
     errors = []
+    counter = (lambda n: "pcount") if shared_counter else (lambda n: "pcount%d" % n)
 
     def worker(n):
         try:
@@ -210,11 +213,12 @@ def pooled_threads(t):
                 pool.set(key, str(i), noreply=False)
                 if pool.get(key) != str(i).encode():
                     errors.append(key)
-                pool.incr("pcount", 1)
+                pool.incr(counter(n), 1)
         except Exception as e:  # noqa: B902
             errors.append(repr(e))
 
-    pool.set("pcount", "0")
+    for n in range(8):
+        pool.set(counter(n), "0")
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for th in threads:
         th.start()
@@ -223,7 +227,10 @@ def pooled_threads(t):
     if any(th.is_alive() for th in threads):
         raise AssertionError("threads did not finish")
     expect(errors, [], "errors")
-    expect(pool.get("pcount"), b"800", "800 incr from 8 threads")
+    if shared_counter:
+        expect(pool.get("pcount"), b"800", "800 incr of one key from 8 threads")
+    else:
+        expect([pool.get(counter(n)) for n in range(8)], [b"100"] * 8, "100 incr per thread")
     pool.close()
 
 
@@ -258,8 +265,15 @@ def body(checks, t):
     checks.check("exptime relative/absolute/past/negative", expiry, t)
     checks.check("client flags through serde", flags_serde, t)
     checks.check("1 MB values, too large, key length", sizes_and_errors, t)
+    for title, shared in (("PooledClient, 8 threads, a counter each", False),
+                          ("PooledClient, 8 threads, incr of one shared counter", True)):
+        if t.is_cluster:
+            # a ringcache cluster bug (tests/memcached/cases/pending.txt, section 9)
+            checks.pending(title, "on a cluster, under this load, some incr answer NOREPLICAS "
+                           "and acknowledged increments can be lost", pooled_threads, t, shared)
+        else:
+            checks.check(title, pooled_threads, t, shared)
     checks.check("version, stats, flush_all, quit", server_info, t)
-    checks.check("PooledClient, 8 threads", pooled_threads, t)
     checks.check("HashClient over %d server(s)" % len(t.ports), hash_client, t)
     meta = [n for n in dir(Client) if n.startswith("meta") or n in ("mg", "ms", "md", "ma", "mn")]
     if meta:
