@@ -675,6 +675,17 @@ parse_line(struct mc_reader *rd, const char *p, size_t len, struct mc_req *req, 
         if (!mc_parse_u32(&tok[1], &req->level)) {
             set_error(req, E_FORMAT);
         }
+    } else if (tok_is(cmd, "cache_memlimit")) {
+        WANT(nt == 3 || nt == 4);
+        req->cmd = MC_MEMLIMIT;
+        noreply_maybe(req, tok, nt);
+        WANT(mc_parse_u32(&tok[1], &req->level));
+    } else if (tok_is(cmd, "lru_crawler")) {
+        /* the forms memcached answers OK; there is no crawler to run */
+        WANT((nt == 4 && (tok_is(&tok[1], "crawl") || tok_is(&tok[1], "sleep") ||
+                          tok_is(&tok[1], "tocrawl"))) ||
+             (nt == 3 && (tok_is(&tok[1], "enable") || tok_is(&tok[1], "disable"))));
+        req->cmd = MC_LRU_CRAWLER;
     } else if (tok_is(cmd, "version")) {
         req->cmd = MC_VERSION;
     } else if (tok_is(cmd, "quit")) {

@@ -42,6 +42,8 @@ enum mc_cmd {
     MC_MD,        /* meta delete */
     MC_MA,        /* meta arithmetic */
     MC_ME,        /* meta debug */
+    MC_MEMLIMIT,  /* cache_memlimit <megabytes> */
+    MC_LRU_CRAWLER, /* lru_crawler crawl|sleep|tocrawl <arg>, enable, disable */
 };
 
 #define MC_KEY_MAX 250            /* KEY_MAX_LENGTH */
@@ -129,7 +131,7 @@ struct mc_req {
     int32_t exptime;          /* storage, touch, gat; flush_all's delay */
     uint64_t cas;             /* cas */
     uint64_t delta;           /* incr, decr */
-    uint32_t level;           /* verbosity */
+    uint32_t level;           /* verbosity; cache_memlimit's megabytes */
     struct resp_arg data;     /* storage commands: the value, without CRLF */
     struct resp_arg sub;      /* stats: the subcommand (len 0: none) */
     struct resp_arg sub_arg[2]; /* and its first arguments (len 0: none) */

@@ -86,6 +86,19 @@ reply_value(struct client *c, const struct item *it, bool with_cas)
     resp_add_raw(&c->out, "\r\n\r\n", 4);
 }
 
+/* What memcached's touch and gat do besides: the key's item (the one the
+ * change made) counts as fetched. */
+static void
+mark_fetched(const char *key, size_t klen, int64_t now_ms)
+{
+    struct item *it = store_peek(server.store, key, klen, now_ms);
+
+    if (it != NULL) {
+        atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED);
+        item_release(&it);
+    }
+}
+
 /* MC.GET key cas */
 void
 cmd_mc_get(struct client *c, int argc, const struct resp_arg *argv)
@@ -128,7 +141,7 @@ cmd_mc_gat(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     memcache_count(MCS_TOUCH_HITS, 1);
-    atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED);
+    mark_fetched(argv[1].p, argv[1].len, c->now_ms); /* it: the item before the change */
     reply_value(c, it, argv[3].len == 1 && argv[3].p[0] == '1');
     item_release(&it);
 }
@@ -263,14 +276,7 @@ cmd_mc_touch(struct client *c, int argc, const struct resp_arg *argv)
         return;
     }
     memcache_count(MCS_TOUCH_HITS, 1);
-    {
-        struct item *it = store_peek(server.store, argv[1].p, argv[1].len, c->now_ms);
-
-        if (it != NULL) {
-            atomic_fetch_or(&it->seen, ITEM_SEEN_FETCHED); /* as memcached's touch bumps it */
-            item_release(&it);
-        }
-    }
+    mark_fetched(argv[1].p, argv[1].len, c->now_ms);
     reply_text(c, "TOUCHED\r\n");
 }
 

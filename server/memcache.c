@@ -503,6 +503,9 @@ run_stats(struct client *c, const struct mc_req *r)
             stat_line(&b, "total_malloced", "%llu",
                       (unsigned long long)(store_stats(server.store, &ss), ss.used_bytes));
         }
+    } else if (r->sub.len == 8 && memcmp(r->sub.p, "extstore", 8) == 0) {
+        /* memcached without extstore answers so; the disk tier's figures
+         * are in INFO storage */
     } else if (r->sub.len == 5 && memcmp(r->sub.p, "sizes", 5) == 0) {
         stat_line(&b, "sizes_status", "disabled");
     } else if (r->sub.len == 9 && memcmp(r->sub.p, "cachedump", 9) == 0) {
@@ -552,6 +555,29 @@ run_stats(struct client *c, const struct mc_req *r)
     resp_add_raw(&b, "END\r\n", 5);
     reply_raw(c, b.data + b.pos, resp_buf_pending(&b));
     resp_buf_deinit(&b);
+}
+
+/* cache_memlimit: this member's maxmemory, in megabytes as memcached's -m
+ * (memcached's bounds and replies). */
+static void
+run_memlimit(struct client *c, const struct mc_req *r)
+{
+    char val[24], err[128];
+    const char *reply = "OK";
+
+    if (r->level < 8) {
+        reply = "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m";
+    } else if (r->level > 1000000000) {
+        reply = "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes";
+    } else {
+        snprintf(val, sizeof val, "%umb", r->level);
+        if (config_set(OPT_MAXMEMORY, val, true, err, sizeof err) < 0) {
+            reply = "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust";
+        }
+    }
+    if (!r->noreply) {
+        reply_line(c, reply);
+    }
 }
 
 /* memcached's ASCII authentication (-Y): until a `set` whose value is
@@ -697,6 +723,12 @@ memcache_run_next(struct client *c, const char *buf, size_t len, size_t *used)
     case MC_MD:
     case MC_MA:
         run_meta(c, &r);
+        break;
+    case MC_MEMLIMIT:
+        run_memlimit(c, &r);
+        break;
+    case MC_LRU_CRAWLER:
+        reply_raw(c, "OK\r\n", 4); /* keys expire actively: nothing to crawl */
         break;
     case MC_ME: {
         struct resp_arg argv[3] = { ARG("mc.me"), r.key,
