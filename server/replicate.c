@@ -23,6 +23,8 @@
 
 #include <xxhash.h>
 
+#include <event2/event.h>
+
 #include "cluster/coord.h"
 #include "resp/reply.h"
 #include "cluster/slots.h"
@@ -269,6 +271,7 @@ struct rkey {
     const char *key;
     size_t klen;
     uint16_t slot;
+    uint16_t stripe;          /* its write lock (keylock) */
     bool active, done;
     struct coord co;
     uint16_t who[COORD_MAX];  /* coordinator index -> view member */
@@ -304,6 +307,11 @@ struct rop {
     unsigned fail_acks, fail_need;
     int64_t deadline, slow_at;
     bool hedged;
+    bool locked;              /* holds its keys' write locks (keylock) */
+    bool waiting;             /* queued for one (keywait) */
+    uint16_t wait_stripe;
+    struct rop *wait_next;
+    struct event *retry;      /* runs it again when woken */
     struct resp_buf reply;
     struct rop *next, *prev;  /* the worker's ops, oldest first */
     struct rkey keys[];
@@ -363,6 +371,130 @@ static bool order_hold(struct client *c, struct rop *op, struct fwd *f, const st
 static void order_open(struct client *c, struct rop *op, struct fwd *f);
 static void order_done(struct client *c, const void *unit);
 
+/* ---- one read-modify-write of a key at a time ---------------------------------
+ * Two read-modify-writes of one key coordinated here by two worker threads
+ * send their copies on two links, so a replica may get the second first and
+ * refuse it: its parent is not what the replica holds (racing INCRs of one
+ * counter through 8 connections answered NOREPLICAS). So one applies here
+ * only while no other of its keys is between its local apply and the end of
+ * its write phase: a replica that acknowledged the first then holds the
+ * second's parent, and the parent a write records is the entry it really
+ * replaced. Blind writes take no lock (a replica orders them by version),
+ * so a hot key's SETs are not serialized. Keys share locks by hash
+ * (stripes); a write that finds one taken holds none, waits in its stripe's
+ * queue and is woken, on its own worker, by the one that frees it. */
+#define KEYLOCK_STRIPES 4096
+#define KEYLOCK_QUEUES 64
+static _Atomic bool keylock[KEYLOCK_STRIPES];
+static struct {
+    pthread_mutex_t mu;
+    struct rop *head; /* by wait_next */
+} keywait[KEYLOCK_QUEUES];
+
+/* Key k is the first of the op's keys on its stripe. */
+static bool
+stripe_first(const struct rop *op, int k)
+{
+    for (int j = 0; j < k; j++) {
+        if (op->keys[j].stripe == op->keys[k].stripe) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Wake the writes waiting for a stripe (each runs again on its worker). */
+static void
+stripe_wake(uint16_t stripe)
+{
+    struct rop **pp;
+
+    pthread_mutex_lock(&keywait[stripe % KEYLOCK_QUEUES].mu);
+    for (pp = &keywait[stripe % KEYLOCK_QUEUES].head; *pp != NULL;) {
+        struct rop *w = *pp;
+
+        if (w->wait_stripe == stripe) {
+            *pp = w->wait_next;
+            w->waiting = false;
+            event_active(w->retry, EV_TIMEOUT, 0); /* thread-safe: evthread */
+        } else {
+            pp = &w->wait_next;
+        }
+    }
+    pthread_mutex_unlock(&keywait[stripe % KEYLOCK_QUEUES].mu);
+}
+
+static void
+op_unlock_first(struct rop *op, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (stripe_first(op, k)) {
+            atomic_store_explicit(&keylock[op->keys[k].stripe], false, memory_order_release);
+            stripe_wake(op->keys[k].stripe);
+        }
+    }
+}
+
+/* All of the op's stripes, or none and the one found taken in *busy. */
+static bool
+op_lock(struct rop *op, uint16_t *busy)
+{
+    for (int k = 0; k < op->nkeys; k++) {
+        bool free_ = false;
+
+        if (stripe_first(op, k) &&
+            !atomic_compare_exchange_strong_explicit(&keylock[op->keys[k].stripe], &free_, true,
+                                                     memory_order_acquire, memory_order_relaxed)) {
+            op_unlock_first(op, k);
+            *busy = op->keys[k].stripe;
+            return false;
+        }
+    }
+    op->locked = true;
+    return true;
+}
+
+static void
+op_unlock(struct rop *op)
+{
+    if (op->locked) {
+        op->locked = false;
+        op_unlock_first(op, op->nkeys);
+    }
+}
+
+static void
+op_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rop *op = arg;
+
+    (void)fd;
+    (void)what;
+    op_step(op);
+    op_maybe_free(op);
+}
+
+/* Queue the op for stripe; if it was freed meanwhile, it runs again now. */
+static void
+op_wait_lock(struct rop *op, uint16_t stripe)
+{
+    if (op->retry == NULL &&
+        (op->retry = event_new(op->c->w->base, -1, 0, op_retry_cb, op)) == NULL) {
+        op->failed = true; /* out of memory: fails as a timeout would */
+        op_step(op);
+        return;
+    }
+    pthread_mutex_lock(&keywait[stripe % KEYLOCK_QUEUES].mu);
+    op->wait_stripe = stripe;
+    op->waiting = true;
+    op->wait_next = keywait[stripe % KEYLOCK_QUEUES].head;
+    keywait[stripe % KEYLOCK_QUEUES].head = op;
+    pthread_mutex_unlock(&keywait[stripe % KEYLOCK_QUEUES].mu);
+    if (!atomic_load_explicit(&keylock[stripe], memory_order_acquire)) {
+        stripe_wake(stripe); /* freed before we queued: us included */
+    }
+}
+
 static void
 op_reply(struct rop *op)
 {
@@ -372,6 +504,7 @@ op_reply(struct rop *op)
         return;
     }
     op->replied = true;
+    op_unlock(op); /* its write phase is over */
     if (op->failed) {
         int n = snprintf(msg, sizeof msg,
                          op->phase == PH_WRITE
@@ -746,6 +879,17 @@ op_step(struct rop *op)
             op_reply(op);
             return;
         }
+        if (op->kind == K_RMW && !op->locked) {
+            uint16_t busy;
+
+            if (op->waiting) {
+                return; /* woken when its stripe is free */
+            }
+            if (!op_lock(op, &busy)) {
+                op_wait_lock(op, busy); /* another of its keys is on its way */
+                return;
+            }
+        }
         /* every key's newest copy is installed here (REPAIR to self) */
         op_execute(op);
         if (op->kind == K_READ) {
@@ -812,6 +956,9 @@ op_maybe_free(struct rop *op)
         c->last_write_op = NULL;
     }
     op_unlink(op);
+    if (op->retry != NULL) {
+        event_free(op->retry);
+    }
     for (int k = 0; k < op->nkeys; k++) {
         entry_clear(&op->keys[k].best);
         entry_clear(&op->keys[k].was);
@@ -887,6 +1034,8 @@ op_new(struct client *c, const struct command *cmd, int argc, const struct resp_
         op->keys[k].key = op->argv[i].p;
         op->keys[k].klen = op->argv[i].len;
         op->keys[k].slot = slots_keyslot(op->argv[i].p, op->argv[i].len);
+        op->keys[k].stripe =
+            (uint16_t)(XXH3_64bits(op->argv[i].p, op->argv[i].len) % KEYLOCK_STRIPES);
     }
     op->get = r > 1 && strcmp(cmd->name, "get") == 0;
     if (cmd->flags & CMD_WRITE) {
@@ -1670,6 +1819,9 @@ repl_setup(const char *member_id, bool rejoining)
     char err[256];
 
     hlc_init(&rp.hlc, member_id);
+    for (size_t i = 0; i < KEYLOCK_QUEUES; i++) {
+        pthread_mutex_init(&keywait[i].mu, NULL);
+    }
     rp.hints = hintlog_open("hints", (uint64_t)config_num(OPT_HINT_MAX_BYTES), err, sizeof err);
     if (rp.hints == NULL) {
         log_msg(LOG_WARNING, "replication: cannot open the hint logs under hints/: %s", err);

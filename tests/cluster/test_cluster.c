@@ -14,6 +14,7 @@
  * INCR, and hints that outlive their holder's restart.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1630,6 +1631,76 @@ Test(replication, an_incr_sequence_loses_no_acknowledged_increment_when_its_coor
     cr_assert(eq(i64, atoll(r->str), last));
     freeReplyObject(r);
     redisFree(c);
+}
+
+/* A counter incremented by 8 connections at once, each also writing and
+ * reading keys of its own, through the key's coordinator and through a
+ * member that forwards, right after the cluster formed (its links still
+ * opening): every INCR is acknowledged and counted once. Racing
+ * read-modify-writes of one key on two workers sent their copies on two
+ * links, and a replica that got the second first refused it: NOREPLICAS. */
+struct racer {
+    redisContext *c;
+    const char *key;
+    int id;
+    long long errors;
+};
+
+static void *
+racer_run(void *arg)
+{
+    struct racer *r = arg;
+
+    for (int i = 0; i < 100; i++) {
+        redisReply *rep;
+
+        redisAppendCommand(r->c, "SET own:%d:%d %d", r->id, i, i);
+        redisAppendCommand(r->c, "GET own:%d:%d", r->id, i);
+        redisAppendCommand(r->c, "INCR %s", r->key);
+        for (int j = 0; j < 3; j++) {
+            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK) {
+                r->errors++;
+                return NULL;
+            }
+            if (rep->type == REDIS_REPLY_ERROR) {
+                if (r->errors++ == 0) {
+                    fprintf(stderr, "racing incrs: %s\n", rep->str);
+                }
+            }
+            freeReplyObject(rep);
+        }
+    }
+    return NULL;
+}
+
+Test(replication, racing_incrs_of_one_key_from_8_connections_are_all_acknowledged)
+{
+    enum { CONNS = 8 };
+    struct racer racers[CONNS];
+    pthread_t th[CONNS];
+    char key[32];
+    long long errors = 0;
+    redisReply *r;
+
+    key_coordinated_by(1, key, sizeof key);
+    for (int i = 0; i < CONNS; i++) {
+        racers[i] = (struct racer){ harness_connect(&nodes[i % 2].s), key, i, 0 };
+    }
+    for (int i = 0; i < CONNS; i++) {
+        cr_assert(pthread_create(&th[i], NULL, racer_run, &racers[i]) == 0);
+    }
+    for (int i = 0; i < CONNS; i++) {
+        pthread_join(th[i], NULL);
+        errors += racers[i].errors;
+    }
+    cr_assert(eq(i64, errors, 0), "%lld of %d commands failed", errors, CONNS * 300);
+    freeReplyObject(harness_cmd(racers[0].c, "CONSISTENCY ALL"));
+    r = harness_cmd(racers[0].c, "GET %s", key);
+    cr_assert(eq(i64, atoll(r->str), CONNS * 100));
+    freeReplyObject(r);
+    for (int i = 0; i < CONNS; i++) {
+        redisFree(racers[i].c);
+    }
 }
 
 Test(replication, hints_survive_a_restart_of_their_holder)

@@ -269,13 +269,7 @@ def body(checks, t):
     checks.check("client flags through serde", flags_serde, t)
     checks.check("1 MB values, too large, key length", sizes_and_errors, t)
     checks.check("PooledClient, 8 threads, a counter each", pooled_threads, t, False)
-    title = "PooledClient, 8 threads, incr of one shared counter"
-    if t.is_cluster:
-        # a ringcache cluster limitation (tests/memcached/cases/pending.txt, section 9)
-        checks.pending(title, "on a cluster, racing increments of one key through one member "
-                       "can answer NOREPLICAS (applied, not acknowledged)", pooled_threads, t, True)
-    else:
-        checks.check(title, pooled_threads, t, True)
+    checks.check("PooledClient, 8 threads, incr of one shared counter", pooled_threads, t, True)
     checks.check("version, stats, flush_all, quit", server_info, t)
     checks.check("HashClient over %d server(s)" % len(t.ports), hash_client, t)
     meta = [n for n in dir(Client) if n.startswith("meta") or n in ("mg", "ms", "md", "ma", "mn")]
