@@ -120,15 +120,14 @@ server_path(void)
 #define HARNESS_MEMCACHED 0
 #endif
 
-/* A port nobody listens on right now (another process may take it before the
- * server binds it: start retries then). */
+/* Bind port (0: any) on loopback and let go; the port bound, or -1. */
 static int
-free_port(void)
+probe_port(int port)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     socklen_t len = sizeof sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port = -1;
+    int got = -1;
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0) {
@@ -136,10 +135,33 @@ free_port(void)
     }
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
         getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-        port = ntohs(sa.sin_port);
+        got = ntohs(sa.sin_port);
     }
     close(fd);
-    return port;
+    return got;
+}
+
+/* A port nobody listens on right now. The kernel's choice (bind to 0) can
+ * hand two test processes running at once the same port, and a cluster
+ * member's bus port is not retried (CI: two members of two tests' clusters
+ * on one bus port): so ports come from a band of this process's own, below
+ * the kernel's ephemeral range (32768 up) that outgoing connections use,
+ * each checked free. Another process may still take one before the server
+ * binds it: start retries then. */
+static int
+free_port(void)
+{
+    static unsigned next;
+    int band = 20000 + (int)(getpid() % 300) * 40;
+
+    for (int tries = 0; tries < 40; tries++) {
+        int port = band + (int)(next++ % 40);
+
+        if (probe_port(port) == port) {
+            return port;
+        }
+    }
+    return probe_port(0);
 }
 
 static bool
