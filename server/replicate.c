@@ -371,21 +371,26 @@ static bool order_hold(struct client *c, struct rop *op, struct fwd *f, const st
 static void order_open(struct client *c, struct rop *op, struct fwd *f);
 static void order_done(struct client *c, const void *unit);
 
-/* ---- one read-modify-write of a key at a time ---------------------------------
+/* ---- one worker's read-modify-writes of a key at a time ----------------------
  * Two read-modify-writes of one key coordinated here by two worker threads
  * send their copies on two links, so a replica may get the second first and
  * refuse it: its parent is not what the replica holds (racing INCRs of one
- * counter through 8 connections answered NOREPLICAS). So one applies here
- * only while no other of its keys is between its local apply and the end of
- * its write phase: a replica that acknowledged the first then holds the
- * second's parent, and the parent a write records is the entry it really
- * replaced. Blind writes take no lock (a replica orders them by version),
- * so a hot key's SETs are not serialized. Keys share locks by hash
- * (stripes); a write that finds one taken holds none, waits in its stripe's
- * queue and is woken, on its own worker, by the one that frees it. */
+ * counter through 8 connections answered NOREPLICAS). One worker's copies
+ * share its links, which keep their order, and its ops run one callback at
+ * a time. So a key's read-modify-writes apply here from one worker at a
+ * time: a stripe (keys share them by hash) is held by one worker, by as
+ * many of its ops as want it, from their local apply to the end of their
+ * write phase. An op of another worker queues, marks the stripe wanted
+ * (the holder then takes no new ops on it, so it drains) and is woken, on
+ * its own worker, when the count falls to 0. Then a replica that
+ * acknowledged the last holder's copies holds the next one's parent. Blind
+ * writes take no stripe (a replica orders them by version). */
 #define KEYLOCK_STRIPES 4096
 #define KEYLOCK_QUEUES 64
-static _Atomic bool keylock[KEYLOCK_STRIPES];
+#define KL_COUNT 0xffffu            /* holding ops */
+#define KL_OWNER(v) ((v) >> 16 & 0xffu) /* holding worker + 1, 0 = free */
+#define KL_WANTED (1u << 24)        /* another worker's op waits */
+static _Atomic uint32_t keylock[KEYLOCK_STRIPES];
 static struct {
     pthread_mutex_t mu;
     struct rop *head; /* by wait_next */
@@ -424,13 +429,50 @@ stripe_wake(uint16_t stripe)
     pthread_mutex_unlock(&keywait[stripe % KEYLOCK_QUEUES].mu);
 }
 
+/* The stripe can be taken by worker `me` (+ 1) in state v. */
+static bool
+stripe_takeable(uint32_t v, uint32_t me)
+{
+    return KL_OWNER(v) == 0 || (KL_OWNER(v) == me && !(v & KL_WANTED) && (v & KL_COUNT) < KL_COUNT);
+}
+
+static bool
+stripe_take(uint16_t stripe, uint32_t me)
+{
+    uint32_t v = atomic_load_explicit(&keylock[stripe], memory_order_relaxed);
+
+    while (stripe_takeable(v, me)) {
+        uint32_t n = KL_OWNER(v) == 0 ? me << 16 | 1 : v + 1;
+
+        if (atomic_compare_exchange_weak_explicit(&keylock[stripe], &v, n, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Only the holding worker gives back, so its count cannot rise meanwhile. */
+static void
+stripe_give(uint16_t stripe)
+{
+    uint32_t v = atomic_load_explicit(&keylock[stripe], memory_order_relaxed), n;
+
+    do {
+        n = (v & KL_COUNT) == 1 ? 0 : v - 1;
+    } while (!atomic_compare_exchange_weak_explicit(&keylock[stripe], &v, n, memory_order_release,
+                                                    memory_order_relaxed));
+    if (n == 0 && (v & KL_WANTED)) {
+        stripe_wake(stripe);
+    }
+}
+
 static void
 op_unlock_first(struct rop *op, int n)
 {
     for (int k = 0; k < n; k++) {
         if (stripe_first(op, k)) {
-            atomic_store_explicit(&keylock[op->keys[k].stripe], false, memory_order_release);
-            stripe_wake(op->keys[k].stripe);
+            stripe_give(op->keys[k].stripe);
         }
     }
 }
@@ -439,12 +481,10 @@ op_unlock_first(struct rop *op, int n)
 static bool
 op_lock(struct rop *op, uint16_t *busy)
 {
-    for (int k = 0; k < op->nkeys; k++) {
-        bool free_ = false;
+    uint32_t me = (uint32_t)op->c->w->idx + 1;
 
-        if (stripe_first(op, k) &&
-            !atomic_compare_exchange_strong_explicit(&keylock[op->keys[k].stripe], &free_, true,
-                                                     memory_order_acquire, memory_order_relaxed)) {
+    for (int k = 0; k < op->nkeys; k++) {
+        if (stripe_first(op, k) && !stripe_take(op->keys[k].stripe, me)) {
             op_unlock_first(op, k);
             *busy = op->keys[k].stripe;
             return false;
@@ -490,8 +530,18 @@ op_wait_lock(struct rop *op, uint16_t stripe)
     op->wait_next = keywait[stripe % KEYLOCK_QUEUES].head;
     keywait[stripe % KEYLOCK_QUEUES].head = op;
     pthread_mutex_unlock(&keywait[stripe % KEYLOCK_QUEUES].mu);
-    if (!atomic_load_explicit(&keylock[stripe], memory_order_acquire)) {
-        stripe_wake(stripe); /* freed before we queued: us included */
+    {
+        uint32_t me = (uint32_t)op->c->w->idx + 1;
+        uint32_t v = atomic_load_explicit(&keylock[stripe], memory_order_acquire);
+
+        /* mark it wanted, unless it became takeable: then run again now */
+        while (!stripe_takeable(v, me) && !(v & KL_WANTED) &&
+               !atomic_compare_exchange_weak_explicit(&keylock[stripe], &v, v | KL_WANTED,
+                                                      memory_order_acq_rel, memory_order_acquire)) {
+        }
+        if (stripe_takeable(v, me)) {
+            stripe_wake(stripe); /* us included */
+        }
     }
 }
 
