@@ -15,6 +15,8 @@
 #include "server/replicate.h"
 #include "storage/store.h"
 
+#include <xxhash.h>
+
 #define KEY(i) argv[i].p, argv[i].len
 
 void
@@ -210,7 +212,64 @@ struct key_list {
     bool replicated; /* list only the keys this member answers for */
     struct repl_listing listing;
     bool count_only;
+    /* KEYS: the keys listed so far, to list each once (a walk with the disk
+     * tier may meet a key that moves twice, see store_scan); open
+     * addressing over (hash, offset of the key's bulk in `bulk` + 1) */
+    bool once;
+    struct listed {
+        uint64_t h, off1;
+    } *seen;
+    size_t seen_cap;
 };
+
+/* The key of the bulk string at off in b. */
+static struct resp_arg
+bulk_at(const struct resp_buf *b, uint64_t off)
+{
+    const char *p = b->data + off + 1, *nl = memchr(p, '\r', b->len - off - 1);
+
+    return (struct resp_arg){ nl + 2, (size_t)strtoull(p, NULL, 10) };
+}
+
+/* Whether the key was listed already; if not, it is recorded as the bulk
+ * about to be added at the end of kl->bulk. False too when out of memory:
+ * a key listed twice then, rather than none. */
+static bool
+key_list_listed(struct key_list *kl, const char *key, size_t klen)
+{
+    uint64_t h = XXH3_64bits(key, klen);
+    size_t i;
+
+    if (kl->n * 2 >= kl->seen_cap) {
+        size_t cap = kl->seen_cap ? kl->seen_cap * 2 : 1024;
+        struct listed *s = calloc(cap, sizeof *s);
+
+        if (s == NULL) {
+            return false;
+        }
+        for (size_t j = 0; j < kl->seen_cap; j++) {
+            if (kl->seen[j].off1 != 0) {
+                for (i = kl->seen[j].h & (cap - 1); s[i].off1 != 0; i = (i + 1) & (cap - 1)) {
+                }
+                s[i] = kl->seen[j];
+            }
+        }
+        free(kl->seen);
+        kl->seen = s;
+        kl->seen_cap = cap;
+    }
+    for (i = h & (kl->seen_cap - 1); kl->seen[i].off1 != 0; i = (i + 1) & (kl->seen_cap - 1)) {
+        if (kl->seen[i].h == h) {
+            struct resp_arg k = bulk_at(&kl->bulk, kl->seen[i].off1 - 1);
+
+            if (k.len == klen && memcmp(k.p, key, klen) == 0) {
+                return true;
+            }
+        }
+    }
+    kl->seen[i] = (struct listed){ h, kl->bulk.len + 1 };
+    return false;
+}
 
 static void
 collect_key(void *ctx, const struct item *it)
@@ -221,6 +280,9 @@ collect_key(void *ctx, const struct item *it)
         return;
     }
     if (!kl->all && !glob_match(kl->pat, kl->plen, item_key(it), it->klen, false)) {
+        return;
+    }
+    if (kl->once && key_list_listed(kl, item_key(it), it->klen)) {
         return;
     }
     if (!kl->count_only) {
@@ -248,6 +310,7 @@ static void
 key_list_deinit(struct key_list *kl)
 {
     resp_buf_deinit(&kl->bulk);
+    free(kl->seen);
     repl_listing_end(&kl->listing);
 }
 
@@ -267,6 +330,7 @@ cmd_keys(struct client *c, int argc, const struct resp_arg *argv)
 
     (void)argc;
     key_list_init(&kl, argv[1].p, argv[1].len);
+    kl.once = true;
     do {
         cursor = store_scan(server.store, cursor, 1024, collect_key, &kl, c->now_ms);
     } while (cursor != 0);
