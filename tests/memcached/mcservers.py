@@ -36,33 +36,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def mc_ping(port, timeout=0.5):
-    """True when a memcached-protocol port answers `mn` with `MN`."""
+def answers(port, request, want, timeout=0.5):
+    """True when the port answers request with a line starting with want
+    (`mn` -> `MN` on a memcached port, PING -> +PONG on a RESP one)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(b"mn\r\n")
+            s.sendall(request)
             data = b""
             while b"\r\n" not in data:
                 chunk = s.recv(64)
                 if not chunk:
                     break
                 data += chunk
-            return data.startswith(b"MN\r\n")
-    except OSError:
-        return False
-
-
-def resp_ping(port, timeout=0.5):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(b"*1\r\n$4\r\nPING\r\n")
-            data = b""
-            while b"\r\n" not in data:
-                chunk = s.recv(64)
-                if not chunk:
-                    break
-                data += chunk
-            return data.startswith(b"+PONG")
+            return data.startswith(want)
     except OSError:
         return False
 
@@ -86,7 +72,8 @@ class _Process:
         raise NotImplementedError
 
     def ready(self):
-        return mc_ping(self.port) and (self.resp_port is None or resp_ping(self.resp_port))
+        return answers(self.port, b"mn\r\n", b"MN\r\n") and (
+            self.resp_port is None or answers(self.resp_port, b"*1\r\n$4\r\nPING\r\n", b"+PONG"))
 
     def pick_ports(self):
         self.port = free_port()
